@@ -33,3 +33,17 @@ def http_client(world: SimWorld, api: SimulatorApi, **kwargs) -> Iterator[Huntre
             yield client
         finally:
             client.close()
+
+
+def in_process_builder(world: SimWorld, api: SimulatorApi, **kwargs):
+    """A Pipeline client_builder serving every client from the in-process simulator."""
+
+    def build(api_key: str, api_secret: str, base_url: str | None) -> HuntressClient:
+        kwargs.setdefault("min_request_interval", 0)
+        return HuntressClient(
+            api_key, api_secret, base_url=base_url or "http://simulator.invalid",
+            transport=SimulatorTransport(api, sleep=world.clock.sleep),
+            clock=world.clock.monotonic, sleep=world.clock.sleep, **kwargs,
+        )
+
+    return build
