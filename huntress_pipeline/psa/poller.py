@@ -19,14 +19,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..core.cursor import CursorWalkPage, collect_incidents_since
-from ..core.settings import is_routing_config_complete, missing_routing_fields
+from ..core.models import IncidentReport
+from ..core.settings import HuntressSettings, is_routing_config_complete, missing_routing_fields
 from ..core.timeutil import format_timestamp, parse_timestamp, utcnow
 from ..huntress.client import HuntressClient
 from ..huntress.errors import HuntressError
 from .clientfactory import ClientFactory
 from .directory import Directory
 from .processor import BatchOutcome, IncidentOutcome, process_incidents
-from .store import PsaStore
+from .store import IntegrationRecord, PsaStore
 
 log = logging.getLogger(__name__)
 LOCK_TTL = timedelta(minutes=10)
@@ -60,6 +61,129 @@ class PollResult:
         return data
 
 
+@dataclass
+class IncidentBatch:
+    """What one walk of the incident reports brought back (the huntress_incidents asset's value)."""
+
+    tenant: str
+    incidents: list[IncidentReport]
+    cursor_before: str | None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    pages: int = 0
+    truncated: bool = False
+    reached: datetime | None = None
+    api_requests: int = 0
+
+    @property
+    def backfill(self) -> bool:
+        return self.window_start is not None
+
+
+class PollSkipped(Exception):
+    """The integration cannot be polled now; ``reason`` is the PollResult.skipped value."""
+
+    def __init__(self, reason: str, message: str, *, success: bool):
+        super().__init__(message)
+        self.reason = reason
+        self.success = success
+
+
+def pollable_integration(store: PsaStore, tenant: str) -> IntegrationRecord:
+    """The tenant's active integration with complete routing, or PollSkipped saying why not."""
+    integration = store.get_integration(tenant)
+    if integration is None or not integration.is_active:
+        raise PollSkipped("integration_not_found", f"tenant {tenant} has no active Huntress integration", success=False)
+    if not is_routing_config_complete(integration.settings):
+        # Not an error: set-up is unfinished. The routing sensor and `status` say what is missing.
+        missing = ", ".join(missing_routing_fields(integration.settings))
+        raise PollSkipped("routing_config_incomplete", f"routing incomplete: missing {missing}", success=True)
+    return integration
+
+
+def collect_batch(
+    integration: IntegrationRecord,
+    client: HuntressClient,
+    *,
+    now: datetime | None = None,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+) -> IncidentBatch:
+    """Walk the incident reports from the cursor (or over a backfill window)."""
+    settings = integration.settings
+    before = client.request_count
+
+    def fetch(token: str | None) -> CursorWalkPage:
+        page = client.list_incident_reports_page(page_token=token)
+        return CursorWalkPage(page.incidents, page.next_page_token)
+
+    walk = collect_incidents_since(
+        fetch, cursor_iso=settings.incident_cursor, backfill_days=settings.backfill_days, now=now or utcnow(),
+        window_start=window_start, window_end=window_end,
+    )
+    if walk.unparseable_ids:
+        log.warning("tenant %s: incidents %s have no readable updated_at and were left out",
+                    integration.tenant, list(walk.unparseable_ids))
+    return IncidentBatch(
+        tenant=integration.tenant, incidents=walk.incidents, cursor_before=settings.incident_cursor,
+        window_start=window_start, window_end=window_end, pages=walk.pages_fetched, truncated=walk.truncated,
+        reached=walk.reached, api_requests=client.request_count - before,
+    )
+
+
+def new_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def apply_batch(store: PsaStore, integration: IntegrationRecord, client: HuntressClient, batch: IncidentBatch) -> PollResult:
+    """Process a walked batch and (for a cursor walk) advance the cursor past what committed.
+
+    The caller holds the tenant's poll lease.
+    """
+    tenant, integration_id = integration.tenant, integration.integration_id
+    result = PollResult(tenant=tenant, success=False, seen=len(batch.incidents), cursor_before=batch.cursor_before,
+                        cursor=batch.cursor_before, truncated=batch.truncated)
+    if batch.backfill:
+        result.window_start = format_timestamp(batch.window_start)
+        result.window_end = format_timestamp(batch.window_end) if batch.window_end else None
+    before = client.request_count
+    outcome: BatchOutcome = process_incidents(store, integration, batch.incidents, Directory(store, tenant, integration_id, client))
+    result.api_requests = batch.api_requests + client.request_count - before
+    result.outcomes = outcome.outcomes
+    result.processed = outcome.processed
+    result.failed = 1 if outcome.error else 0
+    result.counts = outcome.counts()
+    for o in outcome.outcomes:
+        result.severity_counts[o.severity] = result.severity_counts.get(o.severity, 0) + 1
+    result.unmapped_tickets = sum(1 for o in outcome.outcomes if o.unmapped)
+    errors = [outcome.error] if outcome.error else []
+    if batch.truncated:
+        errors.append(
+            f"the incident walk stopped at its page cap after {batch.pages} pages; activity older than "
+            f"{format_timestamp(batch.reached) if batch.reached else '?'} was not read and the cursor was not moved"
+        )
+    result.error = "; ".join(errors) or None
+    result.success = not errors
+    if batch.backfill:
+        return result
+    last = outcome.outcomes[-1].updated_at if outcome.outcomes and not batch.truncated else None
+
+    def advance(current: HuntressSettings) -> HuntressSettings:
+        # Settings are re-read under a row lock before the cursor is written, so an edit
+        # made while the poll ran is not clobbered; the cursor never moves backwards.
+        cursor = current.incident_cursor
+        if last is not None and (cursor is None or parse_timestamp(last) > parse_timestamp(cursor)):
+            cursor = last
+        return current.with_changes(incident_cursor=cursor)
+
+    settings = store.update_settings(
+        tenant, integration_id, advance,
+        sync_status="error" if result.error else "completed", sync_error=result.error, last_incremental_sync_at=utcnow(),
+    )
+    result.cursor = settings.incident_cursor
+    return result
+
+
 def poll_tenant(
     store: PsaStore,
     tenant: str,
@@ -70,97 +194,45 @@ def poll_tenant(
     window_end: datetime | None = None,
     holder: str | None = None,
 ) -> PollResult:
+    """One whole poll cycle: walk, plan and write under the tenant's poll lease."""
     started = time.perf_counter()
     result = PollResult(tenant=tenant, success=False)
-    if window_start is not None:
-        result.window_start = format_timestamp(window_start)
-        result.window_end = format_timestamp(window_end) if window_end is not None else None
-    integration = store.get_integration(tenant)
-    if integration is None or not integration.is_active:
-        result.skipped, result.error = "integration_not_found", f"tenant {tenant} has no active Huntress integration"
+    try:
+        integration = pollable_integration(store, tenant)
+    except PollSkipped as skip:
+        result.success, result.skipped, result.error = skip.success, skip.reason, str(skip)
+        integration = store.get_integration(tenant)
+        result.cursor_before = result.cursor = integration.settings.incident_cursor if integration else None
         return result
-    settings = integration.settings
-    result.cursor_before = result.cursor = settings.incident_cursor
-    if not is_routing_config_complete(settings):
-        # Not an error: set-up is unfinished. The routing sensor and `status` say what is missing.
-        result.success, result.skipped = True, "routing_config_incomplete"
-        result.error = "routing incomplete: missing " + ", ".join(missing_routing_fields(settings))
-        return result
+    result.cursor_before = result.cursor = integration.settings.incident_cursor
     client = client_factory(integration)
     if client is None:
         message = "Missing Huntress API credentials"
         store.set_sync_status(tenant, integration.integration_id, "error", message)
         result.skipped, result.error = "missing_credentials", message
         return result
-    holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    holder = holder or new_holder()
     if not store.try_acquire_poll_lock(tenant, integration.integration_id, holder, LOCK_TTL):
+        client.close()
         result.success, result.skipped = True, "poll_in_progress"
         return result
+    backfill = window_start is not None
     try:
-        _run_cycle(store, integration, client, result, now or utcnow(), window_start, window_end, holder)
+        if not backfill:
+            store.set_sync_status(tenant, integration.integration_id, "syncing")
+        try:
+            batch = collect_batch(integration, client, now=now, window_start=window_start, window_end=window_end)
+        except HuntressError as exc:
+            result.error = str(exc)
+            if not backfill:
+                store.set_sync_status(tenant, integration.integration_id, "error", result.error)
+            log.error("incident walk failed for tenant %s: %s", tenant, exc)
+            return result
+        store.renew_poll_lock(tenant, integration.integration_id, holder, LOCK_TTL)
+        result = apply_batch(store, integration, client, batch)
     finally:
         store.release_poll_lock(tenant, integration.integration_id, holder)
         result.api_requests = client.request_count
         client.close()
         result.duration_seconds = round(time.perf_counter() - started, 3)
     return result
-
-
-def _run_cycle(store, integration, client: HuntressClient, result: PollResult, now, window_start, window_end, holder) -> None:
-    tenant, integration_id, settings = integration.tenant, integration.integration_id, integration.settings
-    backfill = window_start is not None
-    if not backfill:
-        store.set_sync_status(tenant, integration_id, "syncing")
-
-    def fetch(token: str | None) -> CursorWalkPage:
-        page = client.list_incident_reports_page(page_token=token)
-        return CursorWalkPage(page.incidents, page.next_page_token)
-
-    try:
-        walk = collect_incidents_since(
-            fetch, cursor_iso=settings.incident_cursor, backfill_days=settings.backfill_days, now=now,
-            window_start=window_start, window_end=window_end,
-        )
-    except HuntressError as exc:
-        result.error = str(exc)
-        if not backfill:
-            store.set_sync_status(tenant, integration_id, "error", result.error)
-        log.error("incident walk failed for tenant %s: %s", tenant, exc)
-        return
-    if walk.unparseable_ids:
-        log.warning("tenant %s: incidents %s have no readable updated_at and were left out", tenant, list(walk.unparseable_ids))
-    result.seen = len(walk.incidents)
-    result.truncated = walk.truncated
-    store.renew_poll_lock(tenant, integration_id, holder, LOCK_TTL)
-
-    batch: BatchOutcome = process_incidents(store, integration, walk.incidents, Directory(store, tenant, integration_id, client))
-    result.outcomes = batch.outcomes
-    result.processed = batch.processed
-    result.failed = 1 if batch.error else 0
-    result.counts = batch.counts()
-    for outcome in batch.outcomes:
-        result.severity_counts[outcome.severity] = result.severity_counts.get(outcome.severity, 0) + 1
-    result.unmapped_tickets = sum(1 for o in batch.outcomes if o.unmapped)
-    errors = [batch.error] if batch.error else []
-    if walk.truncated:
-        errors.append(
-            f"the incident walk stopped at its page cap after {walk.pages_fetched} pages; activity older than "
-            f"{format_timestamp(walk.reached) if walk.reached else '?'} was not read and the cursor was not moved"
-        )
-    result.error = "; ".join(errors) or None
-    result.success = not errors
-
-    if backfill:
-        return
-    cursor = settings.incident_cursor
-    if not walk.truncated:
-        for outcome in batch.outcomes:
-            if cursor is None or parse_timestamp(outcome.updated_at) > parse_timestamp(cursor):
-                cursor = outcome.updated_at
-    result.cursor = cursor
-    # Settings are re-read under a row lock before the cursor is written, so an
-    # edit made while the poll ran is not clobbered.
-    store.update_settings(
-        tenant, integration_id, lambda current: current.with_changes(incident_cursor=cursor),
-        sync_status="error" if result.error else "completed", sync_error=result.error, last_incremental_sync_at=utcnow(),
-    )

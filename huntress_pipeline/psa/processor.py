@@ -95,18 +95,7 @@ def process_incidents(
         # mapping list stays current; they route to the fallback until someone maps them.
         store.insert_discovered_mappings(tenant, integration_id, directory.organization_names(unknown_orgs))
         mappings.update(store.mappings_for(tenant, integration_id, unknown_orgs))
-
-    planned: list[tuple[IncidentReport, IncidentAction]] = []
-    for incident in incidents:
-        alert = alerts.get(str(incident.id))
-        mapping = mappings.get(str(incident.organization_id)) if incident.organization_id is not None else None
-        action = plan_incident_action(
-            incident,
-            ExistingAlert(alert.status, alert.ticket_id, alert.metadata) if alert else None,
-            OrgMapping(mapping.client_id, mapping.auto_create_tickets) if mapping else None,
-            settings,
-        )
-        planned.append((incident, action))
+    planned = _plan(incidents, alerts, mappings, settings)
 
     creates = [(i, a) for i, a in planned if isinstance(a, CreateTicket)]
     agents = directory.agents(dict.fromkeys(i.agent_id for i, _ in creates if i.agent_id is not None))
@@ -144,6 +133,53 @@ def process_incidents(
         outcome.error = result.error
         log.error("incident processing stopped at incident %s: %s", outcome.failed_incident_id, result.error)
     return outcome
+
+
+def plan_incidents(store: PsaStore, integration: IntegrationRecord, incidents: Sequence[IncidentReport]) -> list[PlannedIncident]:
+    """The planner's decision for each incident against the database as it is now (reads only).
+
+    An organization without a mapping row plans as unmapped, exactly as it will
+    once processing discovers it.
+    """
+    tenant, integration_id = integration.tenant, integration.integration_id
+    alerts = store.alerts_for(tenant, integration_id, [str(i.id) for i in incidents])
+    mappings = store.mappings_for(tenant, integration_id, [str(i.organization_id) for i in incidents if i.organization_id is not None])
+    return [PlannedIncident(incident, action) for incident, action in _plan(incidents, alerts, mappings, integration.settings)]
+
+
+@dataclass(frozen=True)
+class PlannedIncident:
+    incident: IncidentReport
+    action: IncidentAction
+
+    def as_row(self) -> dict[str, Any]:
+        a = self.action
+        return {
+            "incident_id": self.incident.id,
+            "updated_at": self.incident.updated_at,
+            "severity": self.incident.severity,
+            "status": self.incident.status,
+            "organization_id": self.incident.organization_id,
+            "action": a.kind,
+            "detail": getattr(a, "reason", None)
+            or (("fallback client" if a.unmapped else "mapped client") if isinstance(a, CreateTicket) else None)
+            or (("note + close" if a.close else "note") if isinstance(a, AppendNote) else ""),
+        }
+
+
+def _plan(incidents, alerts, mappings, settings) -> list[tuple[IncidentReport, IncidentAction]]:
+    planned = []
+    for incident in incidents:
+        alert = alerts.get(str(incident.id))
+        mapping = mappings.get(str(incident.organization_id)) if incident.organization_id is not None else None
+        action = plan_incident_action(
+            incident,
+            ExistingAlert(alert.status, alert.ticket_id, alert.metadata) if alert else None,
+            OrgMapping(mapping.client_id, mapping.auto_create_tickets) if mapping else None,
+            settings,
+        )
+        planned.append((incident, action))
+    return planned
 
 
 def _write_for(incident, action, alert, mapping, agents: dict[int, Agent], candidates, integration: IntegrationRecord) -> IncidentWrite:
