@@ -44,9 +44,12 @@ class PollResult:
     cursor_before: str | None = None
     cursor: str | None = None
     error: str | None = None
+    #: The error may pass on its own (a retry makes sense).
+    error_transient: bool = False
     counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k in ("create_ticket", "append_note", "record_only", "skip")})
     severity_counts: dict[str, int] = field(default_factory=dict)
     unmapped_tickets: int = 0
+    tickets_closed: int = 0
     api_requests: int = 0
     truncated: bool = False
     window_start: str | None = None
@@ -156,7 +159,9 @@ def apply_batch(store: PsaStore, integration: IntegrationRecord, client: Huntres
     for o in outcome.outcomes:
         result.severity_counts[o.severity] = result.severity_counts.get(o.severity, 0) + 1
     result.unmapped_tickets = sum(1 for o in outcome.outcomes if o.unmapped)
+    result.tickets_closed = sum(1 for o in outcome.outcomes if o.closed)
     errors = [outcome.error] if outcome.error else []
+    result.error_transient = outcome.transient
     if batch.truncated:
         errors.append(
             f"the incident walk stopped at its page cap after {batch.pages} pages; activity older than "

@@ -41,6 +41,7 @@ class IncidentOutcome:
     ticket_id: str | None = None
     ticket_number: str | None = None
     unmapped: bool = False
+    closed: bool = False
     severity: str = ""
     organization_id: int | None = None
 
@@ -55,6 +56,8 @@ class BatchOutcome:
     #: The incident that failed (nothing after it was attempted).
     failed_incident_id: int | None = None
     error: str | None = None
+    #: The failure may pass on its own (a retry makes sense).
+    transient: bool = False
 
     @property
     def processed(self) -> int:
@@ -124,6 +127,7 @@ def process_incidents(
                 ticket_id=ticket_id,
                 ticket_number=result.ticket_numbers.get(str(incident.id)),
                 unmapped=isinstance(action, CreateTicket) and action.unmapped,
+                closed=isinstance(action, AppendNote) and action.close,
                 severity=incident.severity,
                 organization_id=incident.organization_id,
             )
@@ -131,6 +135,7 @@ def process_incidents(
     if result.error:
         outcome.failed_incident_id = planned[result.committed][0].id
         outcome.error = result.error
+        outcome.transient = result.transient
         log.error("incident processing stopped at incident %s: %s", outcome.failed_incident_id, result.error)
     return outcome
 

@@ -175,6 +175,8 @@ class BatchWriteResult:
     #: Writes committed, in order (the first ``committed`` of the batch).
     committed: int
     error: str | None = None
+    #: The failure may pass on its own (lost connection, lock timeout), so a retry makes sense.
+    transient: bool = False
     #: ticket_id and ticket_number of each new ticket, by external_alert_id.
     ticket_numbers: dict[str, str] = field(default_factory=dict)
 
@@ -656,7 +658,7 @@ class PsaStore:
                 continue
             except Exception as exc:  # noqa: BLE001 - replayed one by one below to find the culprit
                 if len(chunk) == 1:
-                    result.error = _describe(exc, chunk[0])
+                    result.error, result.transient = _describe(exc, chunk[0]), _is_transient(exc)
                     return result
                 log.info("chunk of %d writes failed (%s); replaying one at a time", len(chunk), type(exc).__name__)
             for write in chunk:
@@ -664,7 +666,7 @@ class PsaStore:
                     with self.engine.begin() as conn:
                         numbers = self._apply_chunk(conn, tenant, integration_id, [write])
                 except Exception as exc:  # noqa: BLE001 - reported to the caller, who stops the batch
-                    result.error = _describe(exc, write)
+                    result.error, result.transient = _describe(exc, write), _is_transient(exc)
                     return result
                 result.committed += 1
                 result.ticket_numbers.update(numbers)
@@ -866,6 +868,13 @@ def _group_by_keys(writes: Sequence[IncidentWrite]) -> list[list[IncidentWrite]]
 def _describe(exc: Exception, write: IncidentWrite) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"incident {write.external_alert_id}: {type(exc).__name__}: {text}"
+
+
+def _is_transient(exc: Exception) -> bool:
+    """Connection trouble, lock or serialization timeouts: worth retrying. Constraint violations are not."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, sa.exc.OperationalError)
 
 
 def _is_uuid(value: str) -> bool:

@@ -1,0 +1,206 @@
+"""The Huntress assets (group ``huntress``).
+
+Per tenant: ``huntress_organizations`` and ``huntress_agents`` (the directory).
+Per tenant and UTC day: ``huntress_incidents`` (the walk), ``incident_plans``
+(the planner's decision per incident) and ``psa_tickets`` (alerts, tickets,
+notes, closures; advances the cursor). Today's partition walks from the
+cursor; a past day walks that day's window and is idempotent.
+
+These functions only wire the core and the adapters together.
+"""
+
+
+import time
+from collections import Counter
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    Backoff,
+    Failure,
+    Jitter,
+    MaterializeResult,
+    MetadataValue,
+    Output,
+    RetryPolicy,
+    asset,
+)
+
+from ..huntress.errors import HuntressError
+from ..psa.directory import refresh_agents
+from ..psa.orgsync import sync_organizations
+from ..psa.poller import LOCK_TTL, IncidentBatch, PollSkipped, apply_batch, collect_batch, pollable_integration
+from ..psa.processor import PlannedIncident, plan_incidents
+from .partitions import day_window, split_tenant_day, tenant_day_partitions, tenant_partitions, today_utc
+from .resources import HuntressClientFactory, PsaDatabase
+
+#: Transient Huntress or database trouble is retried with backoff; the run resumes where it stopped.
+RETRY = RetryPolicy(max_retries=3, delay=15, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+GROUP = "huntress"
+
+
+class PollInProgress(Exception):
+    """Another poll holds the tenant's lease (retried)."""
+
+
+def _client(huntress: HuntressClientFactory, integration):
+    client = huntress.client_for(integration)
+    if client is None:
+        raise Failure(f"no Huntress credentials stored for tenant {integration.tenant}: run `huntress-pipeline connect`",
+                      allow_retries=False)
+    return client
+
+
+def _non_retryable(exc: Exception) -> Exception:
+    if isinstance(exc, HuntressError) and not exc.transient:
+        return Failure(str(exc), allow_retries=False)
+    return exc
+
+
+def _md_table(rows: list[dict[str, Any]], limit: int = 50) -> str:
+    if not rows:
+        return "_no rows_"
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join("" if r[c] is None else str(r[c]).replace("|", "/") for c in columns) + " |" for r in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"\n_{len(rows) - limit} more rows_")
+    return "\n".join(lines)
+
+
+@asset(partitions_def=tenant_partitions, group_name=GROUP, retry_policy=RETRY, kinds={"python"},
+       description="Huntress organizations of the tenant, synced to rmm_organization_mappings with exact-name auto-match.")
+def huntress_organizations(context: AssetExecutionContext, psa: PsaDatabase, huntress: HuntressClientFactory) -> MaterializeResult:
+    started = time.perf_counter()
+    tenant = context.partition_key
+    pipeline = huntress.pipeline(psa)
+    integration = pipeline.require_integration(tenant)
+    client = _client(huntress, integration)
+    try:
+        result = sync_organizations(psa.store, tenant, integration.integration_id, client.list_organizations())
+    except HuntressError as exc:
+        raise _non_retryable(exc) from exc
+    finally:
+        client.close()
+    counts = psa.store.status_counts(tenant, integration.integration_id)
+    return MaterializeResult(metadata={
+        "organizations": result.total, "created": result.created, "auto_matched": result.auto_matched,
+        "unmapped": counts["unmapped_count"], "api_requests": client.request_count,
+        "duration_seconds": round(time.perf_counter() - started, 3),
+    })
+
+
+@asset(partitions_def=tenant_partitions, group_name=GROUP, retry_policy=RETRY, kinds={"python"},
+       description="Snapshot of the tenant's Huntress agents (listed 500 a page), the source of ticket host details.")
+def huntress_agents(context: AssetExecutionContext, psa: PsaDatabase, huntress: HuntressClientFactory) -> MaterializeResult:
+    started = time.perf_counter()
+    tenant = context.partition_key
+    integration = huntress.pipeline(psa).require_integration(tenant)
+    client = _client(huntress, integration)
+    try:
+        count = refresh_agents(psa.store, tenant, integration.integration_id, client)
+    except HuntressError as exc:
+        raise _non_retryable(exc) from exc
+    finally:
+        client.close()
+    return MaterializeResult(metadata={
+        "agents": count, "api_requests": client.request_count, "duration_seconds": round(time.perf_counter() - started, 3),
+    })
+
+
+@asset(partitions_def=tenant_day_partitions, group_name=GROUP, retry_policy=RETRY, kinds={"python"},
+       description="The batch of incident reports walked for a tenant and day: from the cursor for today, the day's window for a past day.")
+def huntress_incidents(context: AssetExecutionContext, psa: PsaDatabase, huntress: HuntressClientFactory) -> Output[IncidentBatch]:
+    started = time.perf_counter()
+    tenant, day = split_tenant_day(context.partition_key)
+    try:
+        integration = pollable_integration(psa.store, tenant)
+    except PollSkipped as skip:
+        if not skip.success:
+            raise Failure(str(skip), allow_retries=False) from None
+        context.log.warning(f"tenant {tenant}: {skip}; nothing walked")
+        batch = IncidentBatch(tenant=tenant, incidents=[], cursor_before=None)
+        return Output(batch, metadata={"skipped": skip.reason, "reason": str(skip), "incidents_seen": 0, "api_requests": 0})
+    window = {} if day >= today_utc() else dict(zip(("window_start", "window_end"), day_window(day)))
+    client = _client(huntress, integration)
+    try:
+        batch = collect_batch(integration, client, **window)
+    except HuntressError as exc:
+        raise _non_retryable(exc) from exc
+    finally:
+        client.close()
+    severities = Counter(i.severity for i in batch.incidents)
+    return Output(batch, metadata={
+        "mode": "backfill window" if batch.backfill else "cursor walk",
+        "incidents_seen": len(batch.incidents),
+        "by_severity": MetadataValue.json(dict(severities)),
+        "pages": batch.pages,
+        "truncated": batch.truncated,
+        "api_requests": batch.api_requests,
+        "cursor_before": batch.cursor_before or "none",
+        "duration_seconds": round(time.perf_counter() - started, 3),
+    })
+
+
+@asset(partitions_def=tenant_day_partitions, group_name=GROUP, kinds={"python"},
+       description="The planner's decision per incident (create, note, close, record, skip), shown as a table.")
+def incident_plans(context: AssetExecutionContext, psa: PsaDatabase, huntress_incidents: IncidentBatch) -> Output[IncidentBatch]:
+    tenant, _ = split_tenant_day(context.partition_key)
+    integration = psa.store.get_integration(tenant)
+    planned: list[PlannedIncident] = plan_incidents(psa.store, integration, huntress_incidents.incidents) if integration else []
+    rows = [p.as_row() for p in planned]
+    counts = Counter(r["action"] for r in rows)
+    return Output(huntress_incidents, metadata={
+        "plans": MetadataValue.md(_md_table(rows)),
+        "counts": MetadataValue.json({k: counts.get(k, 0) for k in ("create_ticket", "append_note", "record_only", "skip")}),
+        "incidents": len(rows),
+    })
+
+
+@asset(partitions_def=tenant_day_partitions, group_name=GROUP, retry_policy=RETRY, kinds={"python"},
+       description="Executes the plans in the PSA database (alerts, tickets, notes, closures) and advances the cursor.")
+def psa_tickets(context: AssetExecutionContext, psa: PsaDatabase, huntress: HuntressClientFactory, incident_plans: IncidentBatch) -> MaterializeResult:
+    started = time.perf_counter()
+    tenant, _ = split_tenant_day(context.partition_key)
+    batch = incident_plans
+    store = psa.store
+    try:
+        integration = pollable_integration(store, tenant)
+    except PollSkipped as skip:
+        if not skip.success:
+            raise Failure(str(skip), allow_retries=False) from None
+        return MaterializeResult(metadata={"skipped": skip.reason, "reason": str(skip)})
+    client = _client(huntress, integration)
+    holder = f"dagster:{context.run.run_id}"
+    if not store.try_acquire_poll_lock(tenant, integration.integration_id, holder, LOCK_TTL):
+        client.close()
+        raise PollInProgress(f"another poll of tenant {tenant} is running; retrying")
+    try:
+        result = apply_batch(store, integration, client, batch)
+    finally:
+        store.release_poll_lock(tenant, integration.integration_id, holder)
+        client.close()
+    metadata = {
+        "incidents_seen": result.seen,
+        "processed": result.processed,
+        "failed": result.failed,
+        "counts": MetadataValue.json(result.counts),
+        "tickets_created": result.counts["create_ticket"],
+        "notes_added": result.counts["append_note"],
+        "tickets_closed": result.tickets_closed,
+        "unmapped_tickets": result.unmapped_tickets,
+        "by_severity": MetadataValue.json(result.severity_counts),
+        "api_requests": result.api_requests,
+        "cursor_before": result.cursor_before or "none",
+        "cursor_after": result.cursor or "none",
+        "duration_seconds": round(time.perf_counter() - started, 3),
+    }
+    if result.error:
+        context.log.error(f"tenant {tenant}: {result.error}")
+        # The committed incidents and the cursor are saved; a retry (transient errors only)
+        # or the next run resumes at the failed incident.
+        raise Failure(f"tenant {tenant}: {result.error}", metadata=metadata, allow_retries=result.error_transient)
+    return MaterializeResult(metadata=metadata)
+
+
+ALL_ASSETS = [huntress_organizations, huntress_agents, huntress_incidents, incident_plans, psa_tickets]

@@ -1,0 +1,16 @@
+"""Jobs the schedules and sensors launch."""
+
+from dagster import AssetSelection, define_asset_job
+
+
+huntress_incident_job = define_asset_job(
+    "huntress_incident_job",
+    selection=AssetSelection.assets("huntress_incidents", "incident_plans", "psa_tickets"),
+    description="Walk, plan and write one tenant's incidents for one day (today: from the cursor).",
+)
+
+huntress_directory_job = define_asset_job(
+    "huntress_directory_job",
+    selection=AssetSelection.assets("huntress_organizations", "huntress_agents"),
+    description="Sync one tenant's organizations (with auto-match) and agents snapshot.",
+)
