@@ -18,7 +18,8 @@ setup(
         "dagster-postgres==0.29.27",
         "psycopg2-binary>=2.9",
         "httpx>=0.27",
-        "sqlalchemy>=2.0",
+        # 2.1 makes postgresql:// mean psycopg 3, which dagster-postgres cannot use with psycopg2
+        "sqlalchemy>=2.0,<2.1",
         "alembic>=1.13",
         "click>=8.1",
     ],

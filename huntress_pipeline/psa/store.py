@@ -43,8 +43,14 @@ def new_id() -> str:
 
 
 def create_psa_engine(url: str) -> Engine:
-    """An engine for PostgreSQL or SQLite, with SQLite set up for real transactions."""
+    """An engine for PostgreSQL or SQLite, with SQLite set up for real transactions.
+
+    A bare ``postgresql://`` URL uses psycopg2 (the driver this package installs).
+    """
     sa_url = sa.engine.make_url(url)
+    if sa_url.drivername == "postgresql":
+        sa_url = sa_url.set(drivername="postgresql+psycopg2")
+        url = sa_url.render_as_string(hide_password=False)
     if sa_url.get_backend_name() == "sqlite":
         if sa_url.database and sa_url.database != ":memory:":
             Path(sa_url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
