@@ -336,6 +336,27 @@ def disconnect(ctx: Context, tenant: str) -> None:
     click.echo("disconnected; credentials deleted" if was else "was not connected; no credentials left")
 
 
+# -- the demo ----------------------------------------------------------------------------
+@main.command()
+@click.option("--ticks", default=6, show_default=True, type=click.IntRange(1, 100), help="5-minute ticks to materialize.")
+@click.option("--seed", default=7, show_default=True, type=int, help="Simulator seed.")
+@click.option("--home", type=click.Path(file_okay=False), default=None,
+              help="Demo folder (wiped first; default $HUNTRESS_PIPELINE_HOME/demo).")
+@click.option("--serve", is_flag=True, help="Keep the simulator serving afterwards (for the web UI), until Ctrl-C.")
+@click.option("--sim-port", default=0, show_default=True, type=int, help="Simulator port (0: any free port).")
+def demo(ticks: int, seed: int, home: str | None, serve: bool, sim_port: int) -> None:
+    """The whole pipeline on SQLite, Dagster's local storage and the simulator."""
+    from pathlib import Path
+
+    from .demo import run_demo
+
+    try:
+        run_demo(Path(home) if home else pipeline_home() / "demo", ticks=ticks, seed=seed, echo=click.echo,
+                 serve=serve, sim_port=sim_port)
+    except OSError as exc:
+        fail(f"demo could not start: {exc}", 1)
+
+
 # -- the simulator ---------------------------------------------------------------------
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
