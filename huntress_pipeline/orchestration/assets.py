@@ -43,8 +43,8 @@ class PollInProgress(Exception):
     """Another poll holds the tenant's lease (retried)."""
 
 
-def _client(huntress: HuntressClientFactory, integration):
-    client = huntress.client_for(integration)
+def _client(huntress: HuntressClientFactory, psa: PsaDatabase, integration):
+    client = huntress.pipeline(psa).client_for(integration)
     if client is None:
         raise Failure(f"no Huntress credentials stored for tenant {integration.tenant}: run `huntress-pipeline connect`",
                       allow_retries=False)
@@ -75,7 +75,7 @@ def huntress_organizations(context: AssetExecutionContext, psa: PsaDatabase, hun
     tenant = context.partition_key
     pipeline = huntress.pipeline(psa)
     integration = pipeline.require_integration(tenant)
-    client = _client(huntress, integration)
+    client = _client(huntress, psa, integration)
     try:
         result = sync_organizations(psa.store, tenant, integration.integration_id, client.list_organizations())
     except HuntressError as exc:
@@ -96,7 +96,7 @@ def huntress_agents(context: AssetExecutionContext, psa: PsaDatabase, huntress: 
     started = time.perf_counter()
     tenant = context.partition_key
     integration = huntress.pipeline(psa).require_integration(tenant)
-    client = _client(huntress, integration)
+    client = _client(huntress, psa, integration)
     try:
         count = refresh_agents(psa.store, tenant, integration.integration_id, client)
     except HuntressError as exc:
@@ -122,7 +122,7 @@ def huntress_incidents(context: AssetExecutionContext, psa: PsaDatabase, huntres
         batch = IncidentBatch(tenant=tenant, incidents=[], cursor_before=None)
         return Output(batch, metadata={"skipped": skip.reason, "reason": str(skip), "incidents_seen": 0, "api_requests": 0})
     window = {} if day >= today_utc() else dict(zip(("window_start", "window_end"), day_window(day)))
-    client = _client(huntress, integration)
+    client = _client(huntress, psa, integration)
     try:
         batch = collect_batch(integration, client, **window)
     except HuntressError as exc:
@@ -170,7 +170,7 @@ def psa_tickets(context: AssetExecutionContext, psa: PsaDatabase, huntress: Hunt
         if not skip.success:
             raise Failure(str(skip), allow_retries=False) from None
         return MaterializeResult(metadata={"skipped": skip.reason, "reason": str(skip)})
-    client = _client(huntress, integration)
+    client = _client(huntress, psa, integration)
     holder = f"dagster:{context.run.run_id}"
     if not store.try_acquire_poll_lock(tenant, integration.integration_id, holder, LOCK_TTL):
         client.close()

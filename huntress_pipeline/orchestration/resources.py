@@ -14,7 +14,7 @@ from pydantic import PrivateAttr
 from ..huntress.client import HuntressClient
 from ..psa.actions import Pipeline
 from ..psa.secrets import SecretStore, pipeline_home
-from ..psa.store import IntegrationRecord, PsaStore
+from ..psa.store import PsaStore
 
 
 class PsaDatabase(ConfigurableResource):
@@ -51,12 +51,6 @@ class HuntressClientFactory(ConfigurableResource):
 
     def build(self, api_key: str, api_secret: str, base_url: str | None) -> HuntressClient:
         return HuntressClient(api_key, api_secret, base_url=base_url, min_request_interval=self.min_request_interval)
-
-    def client_for(self, integration: IntegrationRecord) -> HuntressClient | None:
-        credentials = self.secrets.credentials(integration.tenant)
-        if credentials is None:
-            return None
-        return self.build(credentials.api_key, credentials.api_secret, integration.instance_url)
 
     def pipeline(self, psa: PsaDatabase) -> Pipeline:
         return Pipeline(psa.store, self.secrets, self.build)

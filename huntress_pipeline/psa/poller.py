@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from ..core.cursor import CursorWalkPage, collect_incidents_since
 from ..core.models import IncidentReport
@@ -24,13 +24,15 @@ from ..core.settings import HuntressSettings, is_routing_config_complete, missin
 from ..core.timeutil import format_timestamp, parse_timestamp, utcnow
 from ..huntress.client import HuntressClient
 from ..huntress.errors import HuntressError
-from .clientfactory import ClientFactory
 from .directory import Directory
 from .processor import BatchOutcome, IncidentOutcome, process_incidents
 from .store import IntegrationRecord, PsaStore
 
 log = logging.getLogger(__name__)
 LOCK_TTL = timedelta(minutes=10)
+
+#: Builds the integration's Huntress client from stored credentials (None when they are missing).
+ClientFactory = Callable[[IntegrationRecord], "HuntressClient | None"]
 
 
 @dataclass
