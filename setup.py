@@ -22,6 +22,7 @@ setup(
         "sqlalchemy>=2.0,<2.1",
         "alembic>=1.13",
         "click>=8.1",
+        "pandas>=2.2",
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout>=2.3"],

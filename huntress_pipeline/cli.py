@@ -336,6 +336,42 @@ def disconnect(ctx: Context, tenant: str) -> None:
     click.echo("disconnected; credentials deleted" if was else "was not connected; no credentials left")
 
 
+# -- reports -------------------------------------------------------------------------------
+@main.command()
+@click.argument("kind", type=click.Choice(["summary", "time-to-close", "unmapped"]))
+@tenant_option
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="First UTC day included.")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="Last UTC day included.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@pass_ctx
+@handled
+def report(ctx: Context, kind: str, tenant: str, since: datetime | None, until: datetime | None, fmt: str) -> None:
+    """Reports from the incident history: summary, time-to-close, unmapped."""
+    from .psa.reports import build_report
+
+    if since and until and since > until:
+        raise click.UsageError("--since is after --until")
+    ctx.pipeline.require_tenant(tenant)
+    result = build_report(ctx.pipeline.store, tenant, kind, since=since.date() if since else None,
+                          until=until.date() if until else None)
+    if fmt == "csv":
+        click.echo(result.table.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        def records(frame):
+            return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+        click.echo(json.dumps({"report": kind, "tenant": tenant, "rows": records(result.table),
+                               **{name: records(frame) for name, frame in result.extra.items()}}, indent=2))
+    else:
+        if result.table.empty:
+            click.echo(f"no {kind} rows for tenant {tenant} in that range")
+            return
+        click.echo(result.table.to_string(index=False))
+        for name, frame in result.extra.items():
+            click.echo(f"\n{name.replace('_', ' ')}:")
+            click.echo(frame.to_string(index=False))
+
+
 # -- the demo ----------------------------------------------------------------------------
 @main.command()
 @click.option("--ticks", default=6, show_default=True, type=click.IntRange(1, 100), help="5-minute ticks to materialize.")

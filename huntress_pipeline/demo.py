@@ -85,6 +85,7 @@ def run_demo(home: Path, *, ticks: int = 6, seed: int = 7, echo: Callable[[str],
     from .definitions import build_definitions
     from .orchestration.resources import HuntressClientFactory, PsaDatabase
     from .orchestration.schedules import huntress_incident_poll
+    from .orchestration.sensors import huntress_reports_sensor
     from .orchestration.sensors import huntress_tenant_sensor
     from .simulator import SimClock, SimulatorApi, SimWorld, running_server
 
@@ -162,6 +163,14 @@ def run_demo(home: Path, *, ticks: int = 6, seed: int = 7, echo: Callable[[str],
             label = "backfill (first poll)" if tick == 1 else f"{len(activity['new'])}/{len(activity['updated'])}/{len(activity['closed'])}"
             echo(f"{tick:>4}  {label:<34} {m['tickets_created']:>7} {m['notes_added']:>6} {m['tickets_closed']:>7} "
                  f"{m['unmapped_tickets']:>9} {m['api_requests']:>13}  {m['cursor_after']}")
+        # The reports sensor sees the new psa_tickets materializations and refreshes the tenant's reports.
+        with build_sensor_context(instance=instance) as context:
+            report_runs = huntress_reports_sensor(context).run_requests
+        for request in report_runs:
+            defs.resolve_job_def("huntress_reports_job").execute_in_process(
+                partition_key=request.partition_key, instance=instance, tags=request.tags, run_config=quiet)
+        echo(f"\nreports refreshed (incident_daily_summary, incident_time_to_close, unmapped_incidents); "
+             f"e.g. huntress-pipeline --database-url {database_url} report summary --tenant {tenant.tenant}")
         status = actions.status(pipeline, tenant.tenant)
         unmapped = [o.external_organization_name for o in actions.list_orgs(pipeline, tenant.tenant) if o.client_id is None]
         if serve:

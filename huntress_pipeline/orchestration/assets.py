@@ -27,7 +27,8 @@ from dagster import (
 )
 
 from ..huntress.errors import HuntressError
-from ..psa.directory import refresh_agents
+from ..psa.directory import Directory, refresh_agents
+from ..psa.history import record_incident_versions
 from ..psa.orgsync import sync_organizations
 from ..psa.poller import LOCK_TTL, IncidentBatch, PollSkipped, apply_batch, collect_batch, pollable_integration
 from ..psa.processor import PlannedIncident, plan_incidents
@@ -125,6 +126,12 @@ def huntress_incidents(context: AssetExecutionContext, psa: PsaDatabase, huntres
     client = _client(huntress, psa, integration)
     try:
         batch = collect_batch(integration, client, **window)
+        # The history is written here, with the hosts of new versions (from the snapshot, or fetched once).
+        directory = Directory(psa.store, tenant, integration.integration_id, client)
+        new_versions = record_incident_versions(psa.store, tenant, integration.integration_id, batch.incidents,
+                                                run_id=context.run.run_id, partition=str(context.partition_key),
+                                                directory=directory)
+        batch.api_requests = client.request_count
     except HuntressError as exc:
         raise _non_retryable(exc) from exc
     finally:
@@ -133,6 +140,7 @@ def huntress_incidents(context: AssetExecutionContext, psa: PsaDatabase, huntres
     return Output(batch, metadata={
         "mode": "backfill window" if batch.backfill else "cursor walk",
         "incidents_seen": len(batch.incidents),
+        "new_versions_recorded": new_versions,
         "by_severity": MetadataValue.json(dict(severities)),
         "pages": batch.pages,
         "truncated": batch.truncated,
@@ -176,7 +184,7 @@ def psa_tickets(context: AssetExecutionContext, psa: PsaDatabase, huntress: Hunt
         client.close()
         raise PollInProgress(f"another poll of tenant {tenant} is running; retrying")
     try:
-        result = apply_batch(store, integration, client, batch)
+        result = apply_batch(store, integration, client, batch, run_id=context.run.run_id)
     finally:
         store.release_poll_lock(tenant, integration.integration_id, holder)
         client.close()

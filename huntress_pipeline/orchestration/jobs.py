@@ -14,3 +14,9 @@ huntress_directory_job = define_asset_job(
     selection=AssetSelection.assets("huntress_organizations", "huntress_agents"),
     description="Sync one tenant's organizations (with auto-match) and agents snapshot.",
 )
+
+huntress_reports_job = define_asset_job(
+    "huntress_reports_job",
+    selection=AssetSelection.assets("incident_daily_summary", "incident_time_to_close", "unmapped_incidents"),
+    description="Refresh one tenant's reports from the incident history.",
+)

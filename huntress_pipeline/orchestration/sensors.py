@@ -1,9 +1,10 @@
 """Sensors: tenant partitions follow the connected integrations; incomplete routing is flagged."""
 
-from dagster import SensorEvaluationContext, SensorResult, SkipReason, sensor
+from dagster import AssetKey, AssetRecordsFilter, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from .checks import routing_check_result, routing_evaluation
-from .partitions import tenant_partitions
+from .jobs import huntress_reports_job
+from .partitions import TENANT_TAG, split_tenant_day, tenant_partitions
 from .resources import PsaDatabase
 
 
@@ -51,3 +52,21 @@ def huntress_routing_config_sensor(context: SensorEvaluationContext, psa: PsaDat
     if not evaluations:
         return SkipReason("routing unchanged" + (f"; incomplete: {'; '.join(incomplete)}" if incomplete else ""))
     return SensorResult(asset_events=evaluations)
+
+
+@sensor(job=huntress_reports_job, minimum_interval_seconds=60,
+        description="After psa_tickets materializes for a tenant, refreshes that tenant's reports (one run per tenant).")
+def huntress_reports_sensor(context: SensorEvaluationContext):
+    after = int(context.cursor) if context.cursor else None
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("psa_tickets"), after_storage_id=after), limit=1000, ascending=True
+    ).records
+    if not records:
+        return SkipReason("no new psa_tickets materialization")
+    tenants = sorted({split_tenant_day(r.partition_key)[0] for r in records if r.partition_key})
+    known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
+    last = max(r.storage_id for r in records)
+    return SensorResult(
+        run_requests=[RunRequest(run_key=f"{t}:{last}", partition_key=t, tags={TENANT_TAG: t}) for t in tenants if t in known],
+        cursor=str(last),
+    )

@@ -16,6 +16,7 @@ from typing import Iterable
 from ..core.models import Agent
 from ..huntress.client import HuntressClient
 from ..huntress.errors import HuntressError
+from .history import record_agent_versions
 from .store import PsaStore
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def refresh_agents(store: PsaStore, tenant: str, integration_id: str, client: Hu
     total = 0
     for page in client.iter_agent_pages():
         total += store.upsert_agents(tenant, integration_id, page)
+        record_agent_versions(store, tenant, page)
     return total
 
 
@@ -63,6 +65,7 @@ class Directory:
             # As the spec: agent details are an enrichment, never a reason to fail an incident.
             log.warning("could not fetch agent details (%s); tickets go without host details", exc)
         self.store.upsert_agents(self.tenant, self.integration_id, fetched)
+        record_agent_versions(self.store, self.tenant, fetched)
         return found
 
     def organization_names(self, org_ids: Iterable[str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from typing import Iterable
 
 from ..core.models import Organization
 from ..core.orgmatch import find_exact_name_match
+from .history import record_organization_versions
 from .store import PsaStore
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ class OrgSyncResult:
 
 
 def sync_organizations(store: PsaStore, tenant: str, integration_id: str, organizations: Iterable[Organization]) -> OrgSyncResult:
+    organizations = list(organizations)
     orgs = {str(o.id): o.name for o in organizations}
     existing = store.mappings_for(tenant, integration_id, orgs)
     new_orgs = {org_id: name for org_id, name in orgs.items() if org_id not in existing}
@@ -43,6 +45,7 @@ def sync_organizations(store: PsaStore, tenant: str, integration_id: str, organi
     store.apply_org_sync(
         tenant, integration_id, new_orgs=new_orgs, renames=renames, auto_matches=auto_matches, seen=list(orgs),
     )
+    record_organization_versions(store, tenant, organizations)
     result = OrgSyncResult(total=len(orgs), created=len(new_orgs), updated=len(orgs) - len(new_orgs), auto_matched=len(auto_matches))
     log.info("organization sync for tenant %s: %s", tenant, result)
     return result

@@ -25,6 +25,7 @@ from ..core.timeutil import format_timestamp, parse_timestamp, utcnow
 from ..huntress.client import HuntressClient
 from ..huntress.errors import HuntressError
 from .directory import Directory
+from .history import record_incident_actions, record_incident_versions
 from .processor import BatchOutcome, IncidentOutcome, process_incidents
 from .store import IntegrationRecord, PsaStore
 
@@ -140,10 +141,11 @@ def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def apply_batch(store: PsaStore, integration: IntegrationRecord, client: HuntressClient, batch: IncidentBatch) -> PollResult:
+def apply_batch(store: PsaStore, integration: IntegrationRecord, client: HuntressClient, batch: IncidentBatch,
+                *, run_id: str | None = None) -> PollResult:
     """Process a walked batch and (for a cursor walk) advance the cursor past what committed.
 
-    The caller holds the tenant's poll lease.
+    The caller holds the tenant's poll lease. The actions taken go to the incident history.
     """
     tenant, integration_id = integration.tenant, integration.integration_id
     result = PollResult(tenant=tenant, success=False, seen=len(batch.incidents), cursor_before=batch.cursor_before,
@@ -155,6 +157,7 @@ def apply_batch(store: PsaStore, integration: IntegrationRecord, client: Huntres
     outcome: BatchOutcome = process_incidents(store, integration, batch.incidents, Directory(store, tenant, integration_id, client))
     result.api_requests = batch.api_requests + client.request_count - before
     result.outcomes = outcome.outcomes
+    record_incident_actions(store, tenant, outcome.outcomes, run_id=run_id)
     result.processed = outcome.processed
     result.failed = 1 if outcome.error else 0
     result.counts = outcome.counts()
@@ -235,6 +238,9 @@ def poll_tenant(
                 store.set_sync_status(tenant, integration.integration_id, "error", result.error)
             log.error("incident walk failed for tenant %s: %s", tenant, exc)
             return result
+        record_incident_versions(store, tenant, integration.integration_id, batch.incidents,
+                                 partition=f"cli:{window_start:%Y-%m-%d}" if backfill else "cli:poll",
+                                 directory=Directory(store, tenant, integration.integration_id, client))
         store.renew_poll_lock(tenant, integration.integration_id, holder, LOCK_TTL)
         result = apply_batch(store, integration, client, batch)
     finally:

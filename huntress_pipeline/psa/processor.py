@@ -42,6 +42,7 @@ class IncidentOutcome:
     ticket_number: str | None = None
     unmapped: bool = False
     closed: bool = False
+    client_id: str | None = None
     severity: str = ""
     organization_id: int | None = None
 
@@ -128,6 +129,7 @@ def process_incidents(
                 ticket_number=result.ticket_numbers.get(str(incident.id)),
                 unmapped=isinstance(action, CreateTicket) and action.unmapped,
                 closed=isinstance(action, AppendNote) and action.close,
+                client_id=action.client_id if isinstance(action, CreateTicket) else None,
                 severity=incident.severity,
                 organization_id=incident.organization_id,
             )

@@ -324,5 +324,74 @@ huntress_poll_locks = sa.Table(
     sa.PrimaryKeyConstraint("tenant", "integration_id"),
 )
 
+
+# -- incident history (append-only; migrations/versions/0002) ---------------------------
+
+huntress_incident_versions = sa.Table(
+    "huntress_incident_versions", pipeline,
+    _tenant(),
+    sa.Column("incident_id", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("platform", sa.Text),
+    sa.Column("organization_id", sa.BigInteger),
+    sa.Column("organization_name", sa.Text),
+    sa.Column("agent_id", sa.BigInteger),
+    sa.Column("hostname", sa.Text),
+    sa.Column("indicator_types", JSONType),
+    sa.Column("indicator_counts", JSONType),
+    sa.Column("sent_at", TS),
+    sa.Column("closed_at", TS),
+    sa.Column("status_updated_at", TS),
+    sa.Column("subject", sa.Text),
+    sa.Column("first_seen_run_id", sa.Text),
+    sa.Column("first_seen_partition", sa.Text),
+    sa.Column("recorded_at", TS, nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "incident_id", "updated_at"),
+)
+
+huntress_incident_actions = sa.Table(
+    "huntress_incident_actions", pipeline,
+    sa.Column("action_id", UUID, primary_key=True),
+    _tenant(),
+    sa.Column("incident_id", sa.BigInteger, nullable=False),
+    sa.Column("version", TS, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("ticket_id", UUID),
+    sa.Column("client_id", UUID),
+    sa.Column("unmapped", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("closed_ticket", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("run_id", sa.Text),
+    sa.Column("acted_at", TS, nullable=False),
+)
+sa.Index("huntress_incident_actions_by_incident", huntress_incident_actions.c.tenant, huntress_incident_actions.c.incident_id)
+
+huntress_agent_versions = sa.Table(
+    "huntress_agent_versions", pipeline,
+    _tenant(),
+    sa.Column("agent_id", sa.BigInteger, nullable=False),
+    sa.Column("version_hash", sa.String(64), nullable=False),
+    sa.Column("organization_id", sa.BigInteger),
+    sa.Column("hostname", sa.Text),
+    sa.Column("platform", sa.Text),
+    sa.Column("os", sa.Text),
+    sa.Column("ipv4_address", sa.Text),
+    sa.Column("external_ip", sa.Text),
+    sa.Column("serial_number", sa.Text),
+    sa.Column("seen_at", TS, nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "agent_id", "seen_at", "version_hash"),
+)
+
+huntress_organization_versions = sa.Table(
+    "huntress_organization_versions", pipeline,
+    _tenant(),
+    sa.Column("organization_id", sa.BigInteger, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("seen_at", TS, nullable=False),
+    sa.PrimaryKeyConstraint("tenant", "organization_id", "seen_at"),
+)
+
 ALGA_TABLES = tuple(alga.sorted_tables)
 PIPELINE_TABLES = tuple(pipeline.sorted_tables)

@@ -232,6 +232,9 @@ class SimWorld:
             ]
             total = len(items) + (rng.randint(1, 4) if items and rng.random() < 0.2 else 0)
             closed = status in ("closed", "dismissed", "partner_dismissed")
+            # an incident generated closed was closed some hours after it was sent (not in the future)
+            closed_at = min((at or self.clock.now()) + timedelta(hours=rng.uniform(0.5, 36)), self.clock.now()) if closed else None
+            last = self._stamp(closed_at) if closed_at else stamp
             self.incidents[incident_id] = {
                 "id": incident_id,
                 "account_id": self.account["id"],
@@ -247,9 +250,9 @@ class SimWorld:
                 "indicator_counts": {t: rng.randint(1, 5) for t in types},
                 "remediations": {"total_count": total, "has_more": total > len(items), "items": items},
                 "sent_at": stamp,
-                "closed_at": stamp if closed else None,
-                "status_updated_at": stamp,
-                "updated_at": stamp,
+                "closed_at": last if closed else None,
+                "status_updated_at": last,
+                "updated_at": last,
             }
             self._touch()
             return incident_id

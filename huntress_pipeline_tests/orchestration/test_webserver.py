@@ -90,14 +90,16 @@ def test_webserver_shows_the_definitions_and_runs_a_partition(webserver):
         repositoriesOrError { ... on RepositoryConnection { nodes { name location { name }
           schedules { name cronSchedule } sensors { name } } } } }""")
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
-    assert set(nodes) == {"huntress_organizations", "huntress_agents", "huntress_incidents", "incident_plans", "psa_tickets"}
-    assert all(n["groupName"] == "huntress" and n["isPartitioned"] for n in nodes.values())
+    assert set(nodes) == {"huntress_organizations", "huntress_agents", "huntress_incidents", "incident_plans", "psa_tickets",
+                          "incident_daily_summary", "incident_time_to_close", "unmapped_incidents"}
+    assert all(n["isPartitioned"] for n in nodes.values())
+    assert {n["groupName"] for n in nodes.values()} == {"huntress", "huntress_reporting"}
     checks = {c["name"] for c in nodes["huntress_organizations"]["assetChecksOrError"]["checks"]}
     assert checks == {"routing_config_complete", "no_unmapped_organizations", "poll_freshness"}
     (repo,) = data["repositoriesOrError"]["nodes"]
     assert {s["name"]: s["cronSchedule"] for s in repo["schedules"]} == {
         "huntress_incident_poll": "*/5 * * * *", "huntress_directory_sync": "0 * * * *"}
-    assert {s["name"] for s in repo["sensors"]} == {"huntress_tenant_sensor", "huntress_routing_config_sensor"}
+    assert {s["name"] for s in repo["sensors"]} == {"huntress_tenant_sensor", "huntress_routing_config_sensor", "huntress_reports_sensor"}
 
     # a connected tenant with routing, a simulator with incidents, the tenant partition added
     world = SimWorld(seed=41, organizations=3, agents=6, incidents=5, clock=SimClock(datetime.now(timezone.utc).replace(microsecond=0)))

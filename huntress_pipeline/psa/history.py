@@ -1,0 +1,197 @@
+"""The incident history: append-only tables of the pipeline's own (huntress_*).
+
+Every version of every incident report the pipeline sees is kept once (a new
+updated_at adds a row; the same version seen again adds nothing), every action
+taken on a version is kept, and the agents and organizations snapshots keep a
+row per changed version, so reports can name the host and client as they were.
+Nothing here is ever updated in place or deleted.
+
+All history SQL lives here; ``read_history`` gives any history table to pandas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import sqlalchemy as sa
+
+from ..core.models import Agent, IncidentReport, Organization
+from ..core.timeutil import parse_timestamp, utcnow
+from . import schema as s
+from .store import IN_CHUNK, PsaStore, _chunks, new_id
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .directory import Directory
+    from .processor import IncidentOutcome
+
+HISTORY_TABLES = {
+    "incident_versions": s.huntress_incident_versions,
+    "incident_actions": s.huntress_incident_actions,
+    "agent_versions": s.huntress_agent_versions,
+    "organization_versions": s.huntress_organization_versions,
+}
+
+
+def record_incident_versions(
+    store: PsaStore, tenant: str, integration_id: str, incidents: Sequence[IncidentReport], *,
+    run_id: str | None = None, partition: str | None = None, directory: "Directory | None" = None,
+) -> int:
+    """Insert the versions not yet recorded; returns how many were new.
+
+    Host names come from the agents snapshot; with a ``directory`` the agents of new
+    versions that the snapshot lacks are fetched first (processing would fetch them anyway).
+    """
+    versions = {(i.id, i.updated): i for i in incidents if i.updated is not None}
+    if not versions:
+        return 0
+    t = s.huntress_incident_versions
+    existing = set()
+    with store.engine.connect() as conn:
+        for part in _chunks(sorted({key[0] for key in versions}), IN_CHUNK):
+            for r in conn.execute(sa.select(t.c.incident_id, t.c.updated_at).where(t.c.tenant == tenant, t.c.incident_id.in_(part))):
+                existing.add((int(r.incident_id), parse_timestamp(r.updated_at)))
+    new = [incident for key, incident in versions.items() if key not in existing]
+    if not new:
+        return 0
+    mappings = store.mappings_for(tenant, integration_id, [str(i.organization_id) for i in new if i.organization_id is not None])
+    agent_ids = list(dict.fromkeys(i.agent_id for i in new if i.agent_id is not None))
+    agents = directory.agents(agent_ids) if directory is not None else store.agents_snapshot(tenant, integration_id, agent_ids)
+    now = utcnow()
+    rows = []
+    for incident in new:
+        mapping = mappings.get(str(incident.organization_id)) if incident.organization_id is not None else None
+        agent = agents.get(incident.agent_id) if incident.agent_id is not None else None
+        rows.append({
+            "tenant": tenant, "incident_id": incident.id, "updated_at": incident.updated, "status": incident.status,
+            "severity": incident.severity, "platform": incident.platform, "organization_id": incident.organization_id,
+            "organization_name": mapping.external_organization_name if mapping else None,
+            "agent_id": incident.agent_id, "hostname": agent.hostname if agent else None,
+            "indicator_types": list(incident.indicator_types), "indicator_counts": dict(incident.indicator_counts),
+            "sent_at": parse_timestamp(incident.sent_at), "closed_at": parse_timestamp(incident.closed_at),
+            "status_updated_at": parse_timestamp(incident.status_updated_at), "subject": incident.subject,
+            "first_seen_run_id": run_id, "first_seen_partition": partition, "recorded_at": now,
+        })
+    with store.engine.begin() as conn:
+        for part in _chunks(rows, 1000):
+            store._insert_ignore(conn, t, list(part), ["tenant", "incident_id", "updated_at"])
+    return len(rows)
+
+
+def record_incident_actions(store: PsaStore, tenant: str, outcomes: Sequence["IncidentOutcome"], *, run_id: str | None = None) -> int:
+    """Keep what was done to each committed incident version (skips included: they show re-reads)."""
+    if not outcomes:
+        return 0
+    now = utcnow()
+    rows = [
+        {
+            "action_id": new_id(), "tenant": tenant, "incident_id": o.incident_id, "version": parse_timestamp(o.updated_at),
+            "action": o.kind, "reason": o.reason, "ticket_id": o.ticket_id,
+            "client_id": o.client_id, "unmapped": o.unmapped, "closed_ticket": o.closed,
+            "run_id": run_id, "acted_at": now,
+        }
+        for o in outcomes
+    ]
+    with store.engine.begin() as conn:
+        for part in _chunks(rows, 1000):
+            conn.execute(sa.insert(s.huntress_incident_actions), list(part))
+    return len(rows)
+
+
+def _agent_hash(agent: Agent) -> str:
+    fields = [agent.organization_id, agent.hostname, agent.platform, agent.os, agent.ipv4_address, agent.external_ip, agent.serial_number]
+    return hashlib.sha256(json.dumps(fields, default=str).encode()).hexdigest()
+
+
+def record_agent_versions(store: PsaStore, tenant: str, agents: Iterable[Agent]) -> int:
+    """A row for each agent whose details differ from its latest recorded version."""
+    t = s.huntress_agent_versions
+    by_id = {a.id: a for a in agents}
+    if not by_id:
+        return 0
+    now = utcnow()
+    with store.engine.begin() as conn:
+        latest: dict[int, tuple[datetime, str]] = {}
+        for part in _chunks(sorted(by_id), IN_CHUNK):
+            for r in conn.execute(sa.select(t.c.agent_id, t.c.seen_at, t.c.version_hash).where(t.c.tenant == tenant, t.c.agent_id.in_(part))):
+                seen = parse_timestamp(r.seen_at)
+                if r.agent_id not in latest or seen > latest[r.agent_id][0]:
+                    latest[int(r.agent_id)] = (seen, r.version_hash)
+        rows = []
+        for agent_id, agent in by_id.items():
+            digest = _agent_hash(agent)
+            if latest.get(agent_id, (None, None))[1] != digest:
+                rows.append({"tenant": tenant, "agent_id": agent_id, "version_hash": digest, "organization_id": agent.organization_id,
+                             "hostname": agent.hostname, "platform": agent.platform, "os": agent.os,
+                             "ipv4_address": agent.ipv4_address, "external_ip": agent.external_ip,
+                             "serial_number": agent.serial_number, "seen_at": now})
+        for part in _chunks(rows, 1000):
+            conn.execute(sa.insert(t), list(part))
+    return len(rows)
+
+
+def record_organization_versions(store: PsaStore, tenant: str, organizations: Iterable[Organization]) -> int:
+    """A row for each organization whose name differs from its latest recorded version."""
+    t = s.huntress_organization_versions
+    names = {o.id: o.name for o in organizations}
+    if not names:
+        return 0
+    now = utcnow()
+    with store.engine.begin() as conn:
+        latest: dict[int, tuple[datetime, str]] = {}
+        for part in _chunks(sorted(names), IN_CHUNK):
+            for r in conn.execute(sa.select(t.c.organization_id, t.c.seen_at, t.c.name).where(t.c.tenant == tenant, t.c.organization_id.in_(part))):
+                seen = parse_timestamp(r.seen_at)
+                if r.organization_id not in latest or seen > latest[r.organization_id][0]:
+                    latest[int(r.organization_id)] = (seen, r.name)
+        rows = [{"tenant": tenant, "organization_id": org_id, "name": name, "seen_at": now}
+                for org_id, name in names.items() if latest.get(org_id, (None, None))[1] != name]
+        if rows:
+            conn.execute(sa.insert(t), rows)
+    return len(rows)
+
+
+def read_history(database: str | PsaStore, table: str = "incident_versions", tenant: str | None = None,
+                 since: datetime | None = None, until: datetime | None = None) -> "pd.DataFrame":
+    """A history table as a pandas DataFrame (timestamps as UTC), optionally one tenant and a time range.
+
+    ``read_history("postgresql://.../alga", "incident_versions", tenant=...)``
+    """
+    import pandas as pd
+
+    if table not in HISTORY_TABLES:
+        raise ValueError(f"unknown history table {table!r}: one of {', '.join(HISTORY_TABLES)}")
+    store = database if isinstance(database, PsaStore) else PsaStore.from_url(database)
+    t = HISTORY_TABLES[table]
+    time_column = {"incident_versions": t.c.get("updated_at"), "incident_actions": t.c.get("version")}.get(table)
+    if time_column is None:
+        time_column = t.c.seen_at
+    query = sa.select(t)
+    if tenant is not None:
+        query = query.where(t.c.tenant == tenant)
+    if since is not None:
+        query = query.where(time_column >= since)
+    if until is not None:
+        query = query.where(time_column < until)
+    order = {"incident_versions": [t.c.get("updated_at"), t.c.get("incident_id")],
+             "incident_actions": [t.c.get("acted_at"), t.c.get("version"), t.c.get("incident_id")]}.get(table, [t.c.get("seen_at")])
+    query = query.order_by(*order)
+    try:
+        with store.engine.connect() as conn:
+            frame = pd.read_sql(query, conn)
+    finally:
+        if store is not database:
+            store.dispose()
+    for column in t.columns:
+        if isinstance(column.type, sa.DateTime) and column.name in frame:
+            frame[column.name] = pd.to_datetime(frame[column.name], utc=True, format="ISO8601")
+    for column in ("indicator_types", "indicator_counts"):
+        if column in frame:
+            frame[column] = frame[column].map(lambda v: json.loads(v) if isinstance(v, str) else v)
+    return frame
+
+
