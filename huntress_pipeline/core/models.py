@@ -9,6 +9,7 @@ data is untrusted, and a new severity or status must never crash the pipeline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -121,9 +122,9 @@ class IncidentReport:
     status_updated_at: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
+    @cached_property
     def updated(self) -> datetime | None:
-        """updated_at as an aware datetime (None when Huntress sent garbage)."""
+        """updated_at as an aware datetime (None when Huntress sent garbage); parsed once."""
         return parse_timestamp(self.updated_at)
 
     @classmethod

@@ -90,7 +90,10 @@ def last_processed_updated_at(alert: ExistingAlert) -> str | None:
 def has_incident_changed(alert: ExistingAlert, incident: IncidentReport) -> bool:
     if alert.status != incident.status:
         return True
-    last = parse_timestamp(last_processed_updated_at(alert))
+    marker = last_processed_updated_at(alert)
+    if marker is not None and marker == incident.updated_at:
+        return False  # the very version already processed (the common case, no parsing)
+    last = parse_timestamp(marker)
     current = incident.updated
     if last is None or current is None:
         return True

@@ -69,14 +69,23 @@ class Directory:
         return found
 
     def organization_names(self, org_ids: Iterable[str]) -> dict[str, str]:
-        """Names for organizations the mappings do not know yet (a placeholder if Huntress has none)."""
-        names: dict[str, str] = {}
-        for org_id in dict.fromkeys(org_ids):
-            org = None
-            if self.client is not None:
-                try:
-                    org = self.client.get_organization(int(org_id))
-                except (HuntressError, ValueError) as exc:
-                    log.warning("could not look up Huntress organization %s (%s)", org_id, exc)
-            names[org_id] = org.name if org else f"Huntress org {org_id}"
-        return names
+        """Names for organizations the mappings do not know yet (a placeholder if Huntress has none).
+
+        One GET each, or one listing (500 a page) when that costs fewer requests.
+        """
+        wanted = list(dict.fromkeys(org_ids))
+        found: dict[str, str] = {}
+        if self.client is not None and wanted:
+            known = self.store.status_counts(self.tenant, self.integration_id)["organization_count"]
+            try:
+                if len(wanted) > max(1, math.ceil((known + len(wanted)) / PAGE)):
+                    listed = {str(o.id): o.name for page in self.client.iter_organization_pages() for o in page}
+                    found = {o: listed[o] for o in wanted if o in listed}
+                else:
+                    for org_id in wanted:
+                        org = self.client.get_organization(int(org_id))
+                        if org is not None:
+                            found[org_id] = org.name
+            except (HuntressError, ValueError) as exc:
+                log.warning("could not look up Huntress organizations %s (%s)", wanted[:5], exc)
+        return {o: found.get(o) or f"Huntress org {o}" for o in wanted}

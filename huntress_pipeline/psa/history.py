@@ -83,7 +83,8 @@ def record_incident_versions(
 
 
 def record_incident_actions(store: PsaStore, tenant: str, outcomes: Sequence["IncidentOutcome"], *, run_id: str | None = None) -> int:
-    """Keep what was done to each committed incident version (skips included: they show re-reads)."""
+    """Keep what was done to each committed incident version (a skip did nothing, so it is not kept)."""
+    outcomes = [o for o in outcomes if o.kind != "skip"]
     if not outcomes:
         return 0
     now = utcnow()

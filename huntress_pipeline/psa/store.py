@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 PROVIDER = "huntress"
 OPEN_ALERT_STATUSES = ("sent", "auto_remediating")
-IN_CHUNK = 500  # ids per IN (...) list
+IN_CHUNK = 2000  # ids per IN (...) list (well under SQLite's and PostgreSQL's parameter limits)
 
 
 class StoreError(Exception):
@@ -611,14 +611,17 @@ class PsaStore:
         a = s.rmm_alerts
         wanted = list(dict.fromkeys(external_ids))
         found: dict[str, AlertRecord] = {}
-        cols = [a.c.alert_id, a.c.external_alert_id, a.c.status, a.c.ticket_id, a.c.metadata, a.c.device_name, a.c.asset_id]
+        # Only the planner's marker is read out of the metadata document (no whole-JSON parse per row).
+        marker = a.c.metadata["lastProcessedUpdatedAt"].as_string().label("last_processed")
+        cols = [a.c.alert_id, a.c.external_alert_id, a.c.status, a.c.ticket_id, marker, a.c.device_name, a.c.asset_id]
         with self.engine.connect() as conn:
             for part in _chunks(wanted, IN_CHUNK):
                 query = sa.select(*cols).where(a.c.tenant == tenant, a.c.integration_id == integration_id, a.c.external_alert_id.in_(part))
-                for r in conn.execute(query):
+                for r in conn.execute(query).all():
                     found[str(r.external_alert_id)] = AlertRecord(
                         alert_id=str(r.alert_id), external_alert_id=str(r.external_alert_id), status=r.status,
-                        ticket_id=str(r.ticket_id) if r.ticket_id else None, metadata=r.metadata,
+                        ticket_id=str(r.ticket_id) if r.ticket_id else None,
+                        metadata={"lastProcessedUpdatedAt": r.last_processed} if r.last_processed else {},
                         device_name=r.device_name, asset_id=str(r.asset_id) if r.asset_id else None,
                     )
         return found
@@ -656,6 +659,9 @@ class PsaStore:
         """
         result = BatchWriteResult(committed=0)
         for chunk in _chunks(list(writes), chunk_size):
+            if all(w.alert_values is None for w in chunk):  # only skips: nothing to write, no transaction
+                result.committed += len(chunk)
+                continue
             try:
                 with self.engine.begin() as conn:
                     numbers = self._apply_chunk(conn, tenant, integration_id, chunk)
