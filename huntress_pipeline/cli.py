@@ -60,8 +60,8 @@ def handled(func: Callable[..., Any]) -> Callable[..., Any]:
             fail(str(exc), 2)
         except sqlalchemy.exc.OperationalError as exc:
             fail(f"cannot use the PSA database: {str(exc.orig).strip().splitlines()[0] if exc.orig else exc}", 2)
-        except sqlalchemy.exc.ArgumentError as exc:
-            fail(f"bad database URL: {exc}", 2)
+        except sqlalchemy.exc.ArgumentError:
+            fail("bad database URL: expected e.g. postgresql://user@host/db or sqlite:///path.db", 2)  # never echo it: it may hold a password
         except ValueError as exc:
             fail(str(exc), 2)
 

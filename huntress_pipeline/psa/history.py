@@ -2,7 +2,8 @@
 
 Every version of every incident report the pipeline sees is kept once (a new
 updated_at adds a row; the same version seen again adds nothing), every action
-taken on a version is kept, and the agents and organizations snapshots keep a
+taken on a version is kept (written by the store in the same transaction as the
+action's own writes), and the agents and organizations snapshots keep a
 row per changed version, so reports can name the host and client as they were.
 Nothing here is ever updated in place or deleted.
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from .directory import Directory
-    from .processor import IncidentOutcome
 
 HISTORY_TABLES = {
     "incident_versions": s.huntress_incident_versions,
@@ -79,27 +79,6 @@ def record_incident_versions(
     with store.engine.begin() as conn:
         for part in _chunks(rows, 1000):
             store._insert_ignore(conn, t, list(part), ["tenant", "incident_id", "updated_at"])
-    return len(rows)
-
-
-def record_incident_actions(store: PsaStore, tenant: str, outcomes: Sequence["IncidentOutcome"], *, run_id: str | None = None) -> int:
-    """Keep what was done to each committed incident version (a skip did nothing, so it is not kept)."""
-    outcomes = [o for o in outcomes if o.kind != "skip"]
-    if not outcomes:
-        return 0
-    now = utcnow()
-    rows = [
-        {
-            "action_id": new_id(), "tenant": tenant, "incident_id": o.incident_id, "version": parse_timestamp(o.updated_at),
-            "action": o.kind, "reason": o.reason, "ticket_id": o.ticket_id,
-            "client_id": o.client_id, "unmapped": o.unmapped, "closed_ticket": o.closed,
-            "run_id": run_id, "acted_at": now,
-        }
-        for o in outcomes
-    ]
-    with store.engine.begin() as conn:
-        for part in _chunks(rows, 1000):
-            conn.execute(sa.insert(s.huntress_incident_actions), list(part))
     return len(rows)
 
 

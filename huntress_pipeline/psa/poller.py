@@ -25,7 +25,7 @@ from ..core.timeutil import format_timestamp, parse_timestamp, utcnow
 from ..huntress.client import HuntressClient
 from ..huntress.errors import HuntressError
 from .directory import Directory
-from .history import record_incident_actions, record_incident_versions
+from .history import record_incident_versions
 from .processor import BatchOutcome, IncidentOutcome, process_incidents
 from .store import IntegrationRecord, PsaStore
 
@@ -154,10 +154,10 @@ def apply_batch(store: PsaStore, integration: IntegrationRecord, client: Huntres
         result.window_start = format_timestamp(batch.window_start)
         result.window_end = format_timestamp(batch.window_end) if batch.window_end else None
     before = client.request_count
-    outcome: BatchOutcome = process_incidents(store, integration, batch.incidents, Directory(store, tenant, integration_id, client))
+    outcome: BatchOutcome = process_incidents(store, integration, batch.incidents, Directory(store, tenant, integration_id, client),
+                                              run_id=run_id)
     result.api_requests = batch.api_requests + client.request_count - before
     result.outcomes = outcome.outcomes
-    record_incident_actions(store, tenant, outcome.outcomes, run_id=run_id)
     result.processed = outcome.processed
     result.failed = 1 if outcome.error else 0
     result.counts = outcome.counts()

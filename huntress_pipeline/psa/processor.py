@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from ..core.assets import match_asset
@@ -80,8 +80,13 @@ def process_incidents(
     directory: Directory,
     *,
     chunk_size: int = 250,
+    run_id: str | None = None,
 ) -> BatchOutcome:
-    """Plan and write a batch of incidents (ascending); stop at the first failure."""
+    """Plan and write a batch of incidents (ascending); stop at the first failure.
+
+    Each incident's action goes to the history (huntress_incident_actions) in the
+    same transaction as its writes; ``run_id`` names the run that took it.
+    """
     if not incidents:
         return BatchOutcome()
     tenant, integration_id, settings = integration.tenant, integration.integration_id, integration.settings
@@ -113,7 +118,7 @@ def process_incidents(
     for incident, action in planned:
         alert = alerts.get(str(incident.id))
         mapping = mappings.get(str(incident.organization_id)) if incident.organization_id is not None else None
-        writes.append(_write_for(incident, action, alert, mapping, agents, candidates, integration))
+        writes.append(_write_for(incident, action, alert, mapping, agents, candidates, integration, run_id))
 
     result = store.write_incident_batch(tenant, integration_id, writes, chunk_size=chunk_size)
     outcome = BatchOutcome()
@@ -189,10 +194,26 @@ def _plan(incidents, alerts, mappings, settings) -> list[tuple[IncidentReport, I
     return planned
 
 
-def _write_for(incident, action, alert, mapping, agents: dict[int, Agent], candidates, integration: IntegrationRecord) -> IncidentWrite:
+def _write_for(incident, action, alert, mapping, agents: dict[int, Agent], candidates, integration: IntegrationRecord,
+               run_id: str | None) -> IncidentWrite:
     external_id = str(incident.id)
-    if action.kind == "skip":
+    if action.kind == "skip":  # a skip takes no action: nothing written, nothing recorded
         return IncidentWrite(external_id, alert.alert_id if alert else "", alert is not None, None)
+    write = _writes(incident, action, alert, mapping, agents, candidates, integration)
+    record = {
+        "action_id": new_id(), "incident_id": incident.id, "version": incident.updated, "action": action.kind,
+        "reason": getattr(action, "reason", None),
+        "ticket_id": write.new_ticket.ticket_id if write.new_ticket else write.note_ticket_id,
+        "client_id": action.client_id if isinstance(action, CreateTicket) else None,
+        "unmapped": isinstance(action, CreateTicket) and action.unmapped,
+        "closed_ticket": isinstance(action, AppendNote) and action.close,
+        "run_id": run_id,
+    }
+    return replace(write, action_record=record)
+
+
+def _writes(incident, action, alert, mapping, agents: dict[int, Agent], candidates, integration: IntegrationRecord) -> IncidentWrite:
+    external_id = str(incident.id)
     settings = integration.settings
     portal_url = build_portal_url(settings.account_subdomain, incident.id)
     agent = agents.get(incident.agent_id) if incident.agent_id is not None else None

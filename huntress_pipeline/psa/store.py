@@ -174,6 +174,8 @@ class IncidentWrite:
     close_ticket_id: str | None = None
     closed_status_id: str | None = None
     entity_mapping: EntityMapping | None = None
+    #: The huntress_incident_actions row, committed with the writes it describes.
+    action_record: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -659,7 +661,7 @@ class PsaStore:
         """
         result = BatchWriteResult(committed=0)
         for chunk in _chunks(list(writes), chunk_size):
-            if all(w.alert_values is None for w in chunk):  # only skips: nothing to write, no transaction
+            if all(w.alert_values is None and w.action_record is None for w in chunk):  # only skips: no transaction
                 result.committed += len(chunk)
                 continue
             try:
@@ -755,6 +757,9 @@ class PsaStore:
                     .values({k: sa.bindparam(f"v_{k}", type_=a.c[k].type) for k in keys}),
                     [{"b_alert_id": w.alert_id, **{f"v_{k}": w.alert_values[k] for k in keys}} for w in group],
                 )
+        records = [{**w.action_record, "tenant": tenant, "acted_at": now} for w in chunk if w.action_record is not None]
+        if records:
+            conn.execute(sa.insert(s.huntress_incident_actions), records)
         closes = [w for w in chunk if w.close_ticket_id and w.closed_status_id]
         if closes:
             tk = s.tickets

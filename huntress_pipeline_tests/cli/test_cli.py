@@ -140,3 +140,10 @@ def test_an_unreachable_database_is_a_configuration_error(tmp_path, monkeypatch)
     monkeypatch.setenv("HUNTRESS_PIPELINE_HOME", str(tmp_path))
     result = CliRunner().invoke(main, ["--database-url", "postgresql+psycopg2://nobody@127.0.0.1:1/none", "db", "init"])
     assert result.exit_code == 2 and "cannot use the PSA database" in result.stderr
+
+
+def test_a_bad_database_url_is_refused_without_echoing_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HUNTRESS_PIPELINE_HOME", str(tmp_path))
+    result = CliRunner().invoke(main, ["--database-url", "notadialect://admin:hunter2@db/alga", "db", "init"])
+    assert result.exit_code == 2 and "bad database URL" in result.stderr
+    assert "hunter2" not in result.stderr + result.output

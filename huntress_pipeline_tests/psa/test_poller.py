@@ -122,6 +122,8 @@ def test_stops_at_the_first_failure_so_the_failed_incident_is_retried_next_cycle
     assert integration.sync_status == "error" and f"incident {bad}" in integration.sync_error
     assert integration.settings.incident_cursor == world.incidents[ok]["updated_at"]
     assert {a["external_alert_id"] for a in rows(pipeline.store, "rmm_alerts", t.tenant)} == {str(ok)}
+    # the action history committed with the writes: the failed incident left no trace there either
+    assert [(a["incident_id"], a["action"]) for a in rows(pipeline.store, "huntress_incident_actions", t.tenant)] == [(ok, "create_ticket")]
 
     # someone fixes the mapping; the next cycle resumes at the failed incident
     actions.map_org(pipeline, t.tenant, str(bad_org), client_id=t.client)
