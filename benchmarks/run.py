@@ -34,7 +34,7 @@ from huntress_pipeline.core.models import Agent, IncidentReport  # noqa: E402
 from huntress_pipeline.demo import FALLBACK_CLIENT, seed_demo_tenant  # noqa: E402
 from huntress_pipeline.huntress.client import HuntressClient  # noqa: E402
 from huntress_pipeline.psa import actions  # noqa: E402
-from huntress_pipeline.psa.processor import process_incidents  # noqa: E402
+from huntress_pipeline.psa.processor import process_walk  # noqa: E402
 from huntress_pipeline.psa.secrets import HuntressCredentials, SecretStore  # noqa: E402
 from huntress_pipeline.psa.store import PsaStore  # noqa: E402
 from huntress_pipeline.simulator import SimClock, SimulatorApi, SimulatorTransport, SimWorld  # noqa: E402
@@ -143,9 +143,9 @@ def throughput(url: str, incidents: int, baseline: int, tmp: Path) -> dict:
 
     tenant, _ = connected_tenant(store, pipeline, world)
     integration = store.get_integration(tenant.tenant)
-    new, new_s = timed(lambda: process_incidents(store, integration, records, SnapshotDirectory(agents)))
+    new, new_s = timed(lambda: process_walk(store, integration, records, SnapshotDirectory(agents)))
     assert new.counts()["create_ticket"] == len(records), new.error
-    same, same_s = timed(lambda: process_incidents(store, integration, records, SnapshotDirectory(agents)))
+    same, same_s = timed(lambda: process_walk(store, integration, records, SnapshotDirectory(agents)))
     assert same.counts()["skip"] == len(records)
 
     base_tenant, _ = connected_tenant(store, pipeline, world)
@@ -154,8 +154,8 @@ def throughput(url: str, incidents: int, baseline: int, tmp: Path) -> dict:
     _, base_s = timed(lambda: process_one_at_a_time(store, base_integration, subset, agents))
     _, base_skip_s = timed(lambda: process_one_at_a_time(store, base_integration, subset, agents))
     ours_subset_tenant, _ = connected_tenant(store, pipeline, world)
-    ours_subset, ours_subset_s = timed(lambda: process_incidents(store, store.get_integration(ours_subset_tenant.tenant), subset,
-                                                                 SnapshotDirectory(agents)))
+    ours_subset, ours_subset_s = timed(lambda: process_walk(store, store.get_integration(ours_subset_tenant.tenant), subset,
+                                                            SnapshotDirectory(agents)))
     store.dispose()
     return {
         "backend": store.dialect, "incidents": len(records),
@@ -173,9 +173,12 @@ def throughput(url: str, incidents: int, baseline: int, tmp: Path) -> dict:
 WALKER = r"""
 import json, resource, sys, time, tracemalloc
 from datetime import datetime, timezone, timedelta
-from huntress_pipeline.core.cursor import CursorWalkPage, collect_incidents_since
+import tempfile
+from pathlib import Path
+from huntress_pipeline.core.cursor import CursorWalkPage, collect_incidents_since, in_chunks
 from huntress_pipeline.huntress.client import HuntressClient
-base_url = sys.argv[1]
+from huntress_pipeline.huntress.spool import SpoolSink
+base_url, mode = sys.argv[1], sys.argv[2]
 def hwm_mb():  # this process's own peak RSS (ru_maxrss would include the parent's, inherited through fork)
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
@@ -186,9 +189,13 @@ tracemalloc.start()
 def fetch(token):
     page = client.list_incident_reports_page(page_token=token)
     return CursorWalkPage(page.incidents, page.next_page_token)
-walk = collect_incidents_since(fetch, cursor_iso=None, backfill_days=30, now=datetime.now(timezone.utc) + timedelta(days=1))
+spool = tempfile.mkdtemp()
+walk = collect_incidents_since(fetch, cursor_iso=None, backfill_days=30, now=datetime.now(timezone.utc) + timedelta(days=1),
+                               sink=SpoolSink(Path(spool)) if mode == "spool" else None)
+rounds = sum(1 for _ in in_chunks(walk.incidents, 500))  # what processing does: a page-sized round at a time
 current, peak = tracemalloc.get_traced_memory()
-print(json.dumps({"incidents": len(walk.incidents), "pages": walk.pages_fetched, "traced_peak_mb": round(peak / 2**20, 1),
+print(json.dumps({"mode": mode, "incidents": len(walk.incidents), "pages": walk.pages_fetched, "rounds": rounds,
+                  "traced_peak_mb": round(peak / 2**20, 1),
                   "traced_held_mb": round(current / 2**20, 1),
                   "rss_peak_mb": hwm_mb(), "rss_after_imports_mb": rss_before}))
 """
@@ -196,14 +203,15 @@ print(json.dumps({"incidents": len(walk.incidents), "pages": walk.pages_fetched,
 
 def memory(incident_counts: list[int]) -> list[dict]:
     out = []
-    for count in incident_counts:
+    for count, mode in [(c, m) for m in ("spool", "memory") for c in incident_counts]:
         port = _free_port()
         sim = subprocess.Popen([sys.executable, "-m", "huntress_pipeline.cli", "simulate", "--port", str(port), "--incidents", str(count),
                                 "--organizations", "100", "--agents", "2000", "--rate-limit", "0"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             sim.stdout.readline()  # "simulated Huntress API on ..."
-            walk = subprocess.run([sys.executable, "-c", WALKER, f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=600)
+            walk = subprocess.run([sys.executable, "-c", WALKER, f"http://127.0.0.1:{port}", mode], capture_output=True, text=True,
+                                  timeout=600)
             assert walk.returncode == 0, walk.stderr
             data = json.loads(walk.stdout)
         finally:
@@ -335,8 +343,8 @@ def print_table(r: dict) -> None:
              f"{t['baseline_incidents']} incidents; batch is x{t['ratio_new']} (new), x{t['ratio_unchanged']} (unchanged)"),
         ]
     for m in r["memory"]:
-        rows.append((f"walk of {m['incidents']} incidents ({m['pages']} pages)", f"peak RSS {m['rss_peak_mb']} MB",
-                     f"{m['rss_after_imports_mb']} MB after imports; traced peak {m['traced_peak_mb']} MB, parsed records held "
+        rows.append((f"walk of {m['incidents']} incidents ({m['pages']} pages), {m['mode']}", f"peak RSS {m['rss_peak_mb']} MB",
+                     f"{m['rss_after_imports_mb']} MB after imports; traced peak {m['traced_peak_mb']} MB, held after the walk "
                      f"{m['traced_held_mb']} MB; one raw page = {m['raw_page_kb']} KB"))
     d = r["dagster_idle"]
     for key in [k for k in d if k.isdigit()]:

@@ -11,13 +11,17 @@ are older than ``window_start``.
 
 The walk never truncates silently: when the page cap stops it before the
 boundary, the result says so (``truncated``) and how far it got.
+
+Where the kept rows go is the caller's choice (an ``IncidentSink``): a list in
+memory by default, or a spool on disk (``huntress.spool``) so that a long walk
+holds one page at a time. The walk itself keeps only id -> latest version.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 from .models import IncidentReport
 from .timeutil import parse_timestamp
@@ -36,10 +40,56 @@ class CursorWalkPage:
 FetchIncidentsPage = Callable[[str | None], CursorWalkPage]
 
 
+class IncidentSink(Protocol):
+    """Receives the kept rows of each page (newest first, as walked) and gives them back oldest first."""
+
+    def add(self, rows: list[IncidentReport]) -> None: ...
+
+    def seal(self, keep: dict[int, datetime]) -> "WalkedIncidents": ...
+
+
+class WalkedIncidents(Protocol):
+    """The walk's incidents, one per id at its latest version, iterated oldest first."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[IncidentReport]: ...
+
+
+def in_chunks(incidents: "WalkedIncidents | Sequence[IncidentReport]", size: int) -> Iterator[list[IncidentReport]]:
+    """Consecutive lists of at most ``size`` incidents, oldest first."""
+    chunk: list[IncidentReport] = []
+    for incident in incidents:
+        chunk.append(incident)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class MemorySink:
+    """Keeps the rows in a list (small walks, tests)."""
+
+    def __init__(self) -> None:
+        self._rows: list[IncidentReport] = []
+
+    def add(self, rows: list[IncidentReport]) -> None:
+        self._rows.extend(rows)
+
+    def seal(self, keep: dict[int, datetime]) -> list[IncidentReport]:
+        chosen: dict[int, IncidentReport] = {}
+        for row in self._rows:
+            if keep.get(row.id) == row.updated and row.id not in chosen:
+                chosen[row.id] = row
+        self._rows = []
+        return sorted(chosen.values(), key=lambda i: (i.updated, i.id))
+
+
 @dataclass(frozen=True)
 class CursorWalkResult:
     #: Incidents inside the window, ascending by updated_at (then id), one per id.
-    incidents: list[IncidentReport]
+    incidents: WalkedIncidents
     pages_fetched: int
     boundary: datetime
     #: True when the page cap stopped the walk before it reached the boundary.
@@ -70,8 +120,10 @@ def collect_incidents_since(
     max_pages: int | None = DEFAULT_MAX_PAGES,
     window_start: datetime | None = None,
     window_end: datetime | None = None,
+    sink: IncidentSink | None = None,
 ) -> CursorWalkResult:
     """Walk pages newest-first until the boundary; return the window ascending."""
+    sink = sink if sink is not None else MemorySink()
     if window_start is not None:
         boundary = parse_timestamp(window_start)
     else:
@@ -79,17 +131,18 @@ def collect_incidents_since(
     assert boundary is not None
     end = parse_timestamp(window_end) if window_end is not None else None
 
-    latest: dict[int, tuple[datetime, IncidentReport]] = {}
+    latest: dict[int, datetime] = {}
     unparseable: list[int] = []
     token: str | None = None
     pages = 0
     oldest_seen: datetime | None = None
     while True:
         if max_pages is not None and pages >= max_pages:
-            return _result(latest, pages, boundary, unparseable, truncated=True, reached=oldest_seen)
+            return _result(sink, latest, pages, boundary, unparseable, truncated=True, reached=oldest_seen)
         page = fetch_page(token)
         pages += 1
         hit_boundary = False
+        kept: list[IncidentReport] = []
         for item in page.incidents:
             updated = item.updated
             if updated is None:
@@ -102,17 +155,18 @@ def collect_incidents_since(
             if end is not None and updated >= end:
                 continue
             known = latest.get(item.id)
-            if known is None or updated > known[0]:
-                latest[item.id] = (updated, item)
+            if known is None or updated > known:
+                latest[item.id] = updated
+            kept.append(item)
+        sink.add(kept)
         if hit_boundary or not page.next_page_token:
-            return _result(latest, pages, boundary, unparseable)
+            return _result(sink, latest, pages, boundary, unparseable)
         token = page.next_page_token
 
 
-def _result(latest, pages, boundary, unparseable, truncated=False, reached=None) -> CursorWalkResult:
-    ordered = sorted(latest.values(), key=lambda pair: (pair[0], pair[1].id))
+def _result(sink, latest, pages, boundary, unparseable, truncated=False, reached=None) -> CursorWalkResult:
     return CursorWalkResult(
-        incidents=[incident for _, incident in ordered],
+        incidents=sink.seal(latest),
         pages_fetched=pages,
         boundary=boundary,
         truncated=truncated,

@@ -11,6 +11,7 @@ These functions only wire the core and the adapters together.
 
 
 import time
+from pathlib import Path
 from collections import Counter
 from typing import Any
 
@@ -31,7 +32,9 @@ from ..psa.directory import Directory, refresh_agents
 from ..psa.history import record_incident_versions
 from ..psa.orgsync import sync_organizations
 from ..psa.poller import LOCK_TTL, IncidentBatch, PollSkipped, apply_batch, collect_batch, pollable_integration
-from ..psa.processor import PlannedIncident, plan_incidents
+from ..core.cursor import in_chunks
+from ..huntress.spool import SpooledIncidents, clean_old_spools, new_spool_folder
+from ..psa.processor import plan_incidents
 from .partitions import day_window, split_tenant_day, tenant_day_partitions, tenant_partitions, today_utc
 from .resources import HuntressClientFactory, PsaDatabase
 
@@ -58,7 +61,10 @@ def _non_retryable(exc: Exception) -> Exception:
     return exc
 
 
-def _md_table(rows: list[dict[str, Any]], limit: int = 50) -> str:
+TABLE_ROWS = 50
+
+
+def _md_table(rows: list[dict[str, Any]], limit: int = TABLE_ROWS) -> str:
     if not rows:
         return "_no rows_"
     columns = list(rows[0])
@@ -124,8 +130,13 @@ def huntress_incidents(context: AssetExecutionContext, psa: PsaDatabase, huntres
         return Output(batch, metadata={"skipped": skip.reason, "reason": str(skip), "incidents_seen": 0, "api_requests": 0})
     window = {} if day >= today_utc() else dict(zip(("window_start", "window_end"), day_window(day)))
     client = _client(huntress, psa, integration)
+    # The walk goes to a spool in Dagster's storage (one page in memory at a time); psa_tickets reads it
+    # and removes it once the batch is written.
+    spool_root = Path(context.instance.storage_directory()) / "huntress_spool"
+    clean_old_spools(spool_root)
     try:
-        batch = collect_batch(integration, client, **window)
+        batch = collect_batch(integration, client, spool=new_spool_folder(spool_root, f"{tenant}-{day}-{context.run.run_id[:8]}"),
+                              **window)
         # The history is written here, with the hosts of new versions (from the snapshot, or fetched once).
         directory = Directory(psa.store, tenant, integration.integration_id, client)
         new_versions = record_incident_versions(psa.store, tenant, integration.integration_id, batch.incidents,
@@ -155,13 +166,20 @@ def huntress_incidents(context: AssetExecutionContext, psa: PsaDatabase, huntres
 def incident_plans(context: AssetExecutionContext, psa: PsaDatabase, huntress_incidents: IncidentBatch) -> Output[IncidentBatch]:
     tenant, _ = split_tenant_day(context.partition_key)
     integration = psa.store.get_integration(tenant)
-    planned: list[PlannedIncident] = plan_incidents(psa.store, integration, huntress_incidents.incidents) if integration else []
-    rows = [p.as_row() for p in planned]
-    counts = Counter(r["action"] for r in rows)
+    counts: Counter = Counter()
+    shown: list[dict[str, Any]] = []
+    if integration is not None:
+        for chunk in in_chunks(huntress_incidents.incidents, 500):
+            for planned in plan_incidents(psa.store, integration, chunk):
+                counts[planned.action.kind] += 1
+                if len(shown) < TABLE_ROWS:
+                    shown.append(planned.as_row())
+    total = sum(counts.values())
+    table = _md_table(shown) + (f"\n\n_first {TABLE_ROWS} of {total}_" if total > TABLE_ROWS else "")
     return Output(huntress_incidents, metadata={
-        "plans": MetadataValue.md(_md_table(rows)),
+        "plans": MetadataValue.md(table),
         "counts": MetadataValue.json({k: counts.get(k, 0) for k in ("create_ticket", "append_note", "record_only", "skip")}),
-        "incidents": len(rows),
+        "incidents": total,
     })
 
 
@@ -188,6 +206,8 @@ def psa_tickets(context: AssetExecutionContext, psa: PsaDatabase, huntress: Hunt
     finally:
         store.release_poll_lock(tenant, integration.integration_id, holder)
         client.close()
+    if not result.error and isinstance(batch.incidents, SpooledIncidents):
+        batch.incidents.discard()
     metadata = {
         "incidents_seen": result.seen,
         "processed": result.processed,

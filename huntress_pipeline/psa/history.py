@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import sqlalchemy as sa
 
+from ..core.cursor import in_chunks
 from ..core.models import Agent, IncidentReport, Organization
 from ..core.timeutil import parse_timestamp, utcnow
 from . import schema as s
@@ -38,14 +39,21 @@ HISTORY_TABLES = {
 
 
 def record_incident_versions(
-    store: PsaStore, tenant: str, integration_id: str, incidents: Sequence[IncidentReport], *,
+    store: PsaStore, tenant: str, integration_id: str, incidents: Iterable[IncidentReport], *,
     run_id: str | None = None, partition: str | None = None, directory: "Directory | None" = None,
 ) -> int:
-    """Insert the versions not yet recorded; returns how many were new.
+    """Insert the versions not yet recorded (page-sized rounds); returns how many were new.
 
     Host names come from the agents snapshot; with a ``directory`` the agents of new
     versions that the snapshot lacks are fetched first (processing would fetch them anyway).
     """
+    return sum(
+        _record_versions(store, tenant, integration_id, chunk, run_id, partition, directory)
+        for chunk in in_chunks(incidents, 500)
+    )
+
+
+def _record_versions(store, tenant, integration_id, incidents, run_id, partition, directory) -> int:
     versions = {(i.id, i.updated): i for i in incidents if i.updated is not None}
     if not versions:
         return 0

@@ -12,21 +12,24 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable
 
-from ..core.cursor import CursorWalkPage, collect_incidents_since
+from ..core.cursor import CursorWalkPage, WalkedIncidents, collect_incidents_since
 from ..core.models import IncidentReport
 from ..core.settings import HuntressSettings, is_routing_config_complete, missing_routing_fields
 from ..core.timeutil import format_timestamp, parse_timestamp, utcnow
 from ..huntress.client import HuntressClient
 from ..huntress.errors import HuntressError
+from ..huntress.spool import SpoolSink
 from .directory import Directory
 from .history import record_incident_versions
-from .processor import BatchOutcome, IncidentOutcome, process_incidents
+from .processor import BatchOutcome, IncidentOutcome, process_walk
 from .store import IntegrationRecord, PsaStore
 
 log = logging.getLogger(__name__)
@@ -72,7 +75,8 @@ class IncidentBatch:
     """What one walk of the incident reports brought back (the huntress_incidents asset's value)."""
 
     tenant: str
-    incidents: list[IncidentReport]
+    #: Oldest first; a list, or a spool on disk for walks that should not sit in memory.
+    incidents: WalkedIncidents
     cursor_before: str | None
     window_start: datetime | None = None
     window_end: datetime | None = None
@@ -114,8 +118,12 @@ def collect_batch(
     now: datetime | None = None,
     window_start: datetime | None = None,
     window_end: datetime | None = None,
+    spool: Path | None = None,
 ) -> IncidentBatch:
-    """Walk the incident reports from the cursor (or over a backfill window)."""
+    """Walk the incident reports from the cursor (or over a backfill window).
+
+    With ``spool`` (a folder) the pages go to disk as they arrive and the batch holds one page at a time.
+    """
     settings = integration.settings
     before = client.request_count
 
@@ -125,7 +133,7 @@ def collect_batch(
 
     walk = collect_incidents_since(
         fetch, cursor_iso=settings.incident_cursor, backfill_days=settings.backfill_days, now=now or utcnow(),
-        window_start=window_start, window_end=window_end,
+        window_start=window_start, window_end=window_end, sink=SpoolSink(spool) if spool is not None else None,
     )
     if walk.unparseable_ids:
         log.warning("tenant %s: incidents %s have no readable updated_at and were left out",
@@ -154,8 +162,8 @@ def apply_batch(store: PsaStore, integration: IntegrationRecord, client: Huntres
         result.window_start = format_timestamp(batch.window_start)
         result.window_end = format_timestamp(batch.window_end) if batch.window_end else None
     before = client.request_count
-    outcome: BatchOutcome = process_incidents(store, integration, batch.incidents, Directory(store, tenant, integration_id, client),
-                                              run_id=run_id)
+    outcome: BatchOutcome = process_walk(store, integration, batch.incidents, Directory(store, tenant, integration_id, client),
+                                         run_id=run_id)
     result.api_requests = batch.api_requests + client.request_count - before
     result.outcomes = outcome.outcomes
     result.processed = outcome.processed
@@ -230,19 +238,21 @@ def poll_tenant(
     try:
         if not backfill:
             store.set_sync_status(tenant, integration.integration_id, "syncing")
-        try:
-            batch = collect_batch(integration, client, now=now, window_start=window_start, window_end=window_end)
-        except HuntressError as exc:
-            result.error = str(exc)
-            if not backfill:
-                store.set_sync_status(tenant, integration.integration_id, "error", result.error)
-            log.error("incident walk failed for tenant %s: %s", tenant, exc)
-            return result
-        record_incident_versions(store, tenant, integration.integration_id, batch.incidents,
-                                 partition=f"cli:{window_start:%Y-%m-%d}" if backfill else "cli:poll",
-                                 directory=Directory(store, tenant, integration.integration_id, client))
-        store.renew_poll_lock(tenant, integration.integration_id, holder, LOCK_TTL)
-        result = apply_batch(store, integration, client, batch)
+        with tempfile.TemporaryDirectory(prefix="huntress-walk-") as spool:
+            try:
+                batch = collect_batch(integration, client, now=now, window_start=window_start, window_end=window_end,
+                                      spool=Path(spool))
+            except HuntressError as exc:
+                result.error = str(exc)
+                if not backfill:
+                    store.set_sync_status(tenant, integration.integration_id, "error", result.error)
+                log.error("incident walk failed for tenant %s: %s", tenant, exc)
+                return result
+            record_incident_versions(store, tenant, integration.integration_id, batch.incidents,
+                                     partition=f"cli:{window_start:%Y-%m-%d}" if backfill else "cli:poll",
+                                     directory=Directory(store, tenant, integration.integration_id, client))
+            store.renew_poll_lock(tenant, integration.integration_id, holder, LOCK_TTL)
+            result = apply_batch(store, integration, client, batch)
     finally:
         store.release_poll_lock(tenant, integration.integration_id, holder)
         result.api_requests = client.request_count

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from ..core.assets import match_asset
+from ..core.cursor import in_chunks
 from ..core.content import build_creation_note, build_portal_url, build_ticket_body, build_ticket_title, build_update_note
 from ..core.models import Agent, IncidentReport
 from ..core.planner import (
@@ -145,6 +146,30 @@ def process_incidents(
         outcome.transient = result.transient
         log.error("incident processing stopped at incident %s: %s", outcome.failed_incident_id, result.error)
     return outcome
+
+
+#: Incidents read, planned and written per round (one API page).
+ROUND = 500
+
+
+def process_walk(
+    store: PsaStore,
+    integration: IntegrationRecord,
+    incidents: Iterable[IncidentReport],
+    directory: Directory,
+    *,
+    run_id: str | None = None,
+) -> BatchOutcome:
+    """process_incidents over a whole walk, one page-sized round at a time (memory stays flat),
+    oldest first, stopping at the first failure."""
+    total = BatchOutcome()
+    for chunk in in_chunks(incidents, ROUND):
+        part = process_incidents(store, integration, chunk, directory, run_id=run_id)
+        total.outcomes.extend(part.outcomes)
+        if part.error:
+            total.failed_incident_id, total.error, total.transient = part.failed_incident_id, part.error, part.transient
+            break
+    return total
 
 
 def plan_incidents(store: PsaStore, integration: IntegrationRecord, incidents: Sequence[IncidentReport]) -> list[PlannedIncident]:

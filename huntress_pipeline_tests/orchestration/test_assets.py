@@ -66,6 +66,9 @@ def test_todays_partition_walks_from_the_cursor_and_writes_tickets(env):
     assert tickets["api_requests"] >= 1
     assert len(rows(env.pipeline.store, "tickets", env.tenant.tenant)) == 3
 
+    spool_root = Path(env.instance.storage_directory()) / "huntress_spool"
+    assert spool_root.is_dir() and list(spool_root.iterdir()) == []  # written, read, removed
+
     world.clock.advance(minutes=5)
     world.close_incident(ids[0])
     second = materializations(env.run_incidents())["psa_tickets"]
@@ -117,6 +120,7 @@ def test_a_failing_incident_fails_the_run_and_the_next_run_resumes_there(env):
     bad = world.new_incident(orgs[1], at=now - timedelta(minutes=20))
     result = env.run_incidents(raise_on_error=False)
     assert not result.success
+    assert len(list((Path(env.instance.storage_directory()) / "huntress_spool").iterdir())) == 1  # kept for a retry
     failure = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
     assert failure and f"incident {bad}" in failure[-1].event_specific_data.error.message
     assert {a["external_alert_id"] for a in rows(store, "rmm_alerts", t.tenant)} == {str(ok)}
