@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Callable
 
 import click

@@ -35,6 +35,7 @@ from ..psa.poller import LOCK_TTL, IncidentBatch, PollSkipped, apply_batch, coll
 from ..core.cursor import in_chunks
 from ..huntress.spool import SpooledIncidents, clean_old_spools, new_spool_folder
 from ..psa.processor import plan_incidents
+from .metadata import markdown_table
 from .partitions import day_window, split_tenant_day, tenant_day_partitions, tenant_partitions, today_utc
 from .resources import HuntressClientFactory, PsaDatabase
 
@@ -62,17 +63,6 @@ def _non_retryable(exc: Exception) -> Exception:
 
 
 TABLE_ROWS = 50
-
-
-def _md_table(rows: list[dict[str, Any]], limit: int = TABLE_ROWS) -> str:
-    if not rows:
-        return "_no rows_"
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join("" if r[c] is None else str(r[c]).replace("|", "/") for c in columns) + " |" for r in rows[:limit]]
-    if len(rows) > limit:
-        lines.append(f"\n_{len(rows) - limit} more rows_")
-    return "\n".join(lines)
 
 
 @asset(partitions_def=tenant_partitions, group_name=GROUP, retry_policy=RETRY, kinds={"python"},
@@ -175,7 +165,7 @@ def incident_plans(context: AssetExecutionContext, psa: PsaDatabase, huntress_in
                 if len(shown) < TABLE_ROWS:
                     shown.append(planned.as_row())
     total = sum(counts.values())
-    table = _md_table(shown) + (f"\n\n_first {TABLE_ROWS} of {total}_" if total > TABLE_ROWS else "")
+    table = markdown_table(shown, TABLE_ROWS, total)
     return Output(huntress_incidents, metadata={
         "plans": MetadataValue.md(table),
         "counts": MetadataValue.json({k: counts.get(k, 0) for k in ("create_ticket", "append_note", "record_only", "skip")}),

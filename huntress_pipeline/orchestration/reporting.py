@@ -9,22 +9,12 @@ from dagster import AssetDep, AssetExecutionContext, MetadataValue, MultiToSingl
 
 from ..core.reporting import incidents_per_day_chart
 from ..psa.reports import build_report
+from .metadata import markdown_table
 from .partitions import tenant_partitions
 from .resources import PsaDatabase
 
 GROUP = "huntress_reporting"
 AFTER_TICKETS = [AssetDep("psa_tickets", partition_mapping=MultiToSingleDimensionPartitionMapping(partition_dimension_name="tenants"))]
-
-
-def table_md(frame: pd.DataFrame, limit: int = 40) -> str:
-    if frame.empty:
-        return "_no rows yet_"
-    shown = frame.head(limit).astype(str)
-    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
-    lines += ["| " + " | ".join(v.replace("|", "/") for v in row) + " |" for row in shown.itertuples(index=False)]
-    if len(frame) > limit:
-        lines.append(f"\n_{len(frame) - limit} more rows_")
-    return "\n".join(lines)
 
 
 @asset(partitions_def=tenant_partitions, group_name=GROUP, deps=AFTER_TICKETS, kinds={"pandas"},
@@ -33,7 +23,7 @@ def incident_daily_summary(context: AssetExecutionContext, psa: PsaDatabase) -> 
     table = build_report(psa.store, context.partition_key, "summary").table
     return Output(table, metadata={
         "rows": len(table),
-        "table": MetadataValue.md(table_md(table)),
+        "table": MetadataValue.md(markdown_table(table)),
         "incidents_per_day_by_severity": MetadataValue.json(incidents_per_day_chart(table)),
         "totals": MetadataValue.json({c: int(table[c].sum()) for c in ("opened", "updated", "closed", "tickets_created",
                                                                       "notes_added", "unmapped")} if not table.empty else {}),
@@ -46,9 +36,9 @@ def incident_time_to_close(context: AssetExecutionContext, psa: PsaDatabase) -> 
     report = build_report(psa.store, context.partition_key, "time-to-close")
     return Output(report.table, metadata={
         "rows": len(report.table),
-        "by_severity": MetadataValue.md(table_md(report.extra["by_severity"])),
-        "by_month": MetadataValue.md(table_md(report.extra["by_month"])),
-        "table": MetadataValue.md(table_md(report.table)),
+        "by_severity": MetadataValue.md(markdown_table(report.extra["by_severity"])),
+        "by_month": MetadataValue.md(markdown_table(report.extra["by_month"])),
+        "table": MetadataValue.md(markdown_table(report.table)),
     })
 
 
@@ -58,7 +48,7 @@ def unmapped_incidents(context: AssetExecutionContext, psa: PsaDatabase) -> Outp
     table = build_report(psa.store, context.partition_key, "unmapped").table
     return Output(table, metadata={
         "rows": len(table),
-        "table": MetadataValue.md(table_md(table)),
+        "table": MetadataValue.md(markdown_table(table)),
         "still_unmapped": int((~table["mapped_now"].astype(bool)).sum()) if not table.empty else 0,
     })
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable
 
 import sqlalchemy as sa
 
@@ -23,7 +23,7 @@ from ..core.cursor import in_chunks
 from ..core.models import Agent, IncidentReport, Organization
 from ..core.timeutil import parse_timestamp, utcnow
 from . import schema as s
-from .store import IN_CHUNK, PsaStore, _chunks, new_id
+from .store import IN_CHUNK, PsaStore, _chunks
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -97,50 +97,38 @@ def _agent_hash(agent: Agent) -> str:
 
 def record_agent_versions(store: PsaStore, tenant: str, agents: Iterable[Agent]) -> int:
     """A row for each agent whose details differ from its latest recorded version."""
-    t = s.huntress_agent_versions
-    by_id = {a.id: a for a in agents}
-    if not by_id:
-        return 0
-    now = utcnow()
-    with store.engine.begin() as conn:
-        latest: dict[int, tuple[datetime, str]] = {}
-        for part in _chunks(sorted(by_id), IN_CHUNK):
-            for r in conn.execute(sa.select(t.c.agent_id, t.c.seen_at, t.c.version_hash).where(t.c.tenant == tenant, t.c.agent_id.in_(part))):
-                seen = parse_timestamp(r.seen_at)
-                if r.agent_id not in latest or seen > latest[r.agent_id][0]:
-                    latest[int(r.agent_id)] = (seen, r.version_hash)
-        rows = []
-        for agent_id, agent in by_id.items():
-            digest = _agent_hash(agent)
-            if latest.get(agent_id, (None, None))[1] != digest:
-                rows.append({"tenant": tenant, "agent_id": agent_id, "version_hash": digest, "organization_id": agent.organization_id,
-                             "hostname": agent.hostname, "platform": agent.platform, "os": agent.os,
-                             "ipv4_address": agent.ipv4_address, "external_ip": agent.external_ip,
-                             "serial_number": agent.serial_number, "seen_at": now})
-        for part in _chunks(rows, 1000):
-            conn.execute(sa.insert(t), list(part))
-    return len(rows)
+    rows = {}
+    for a in agents:
+        rows[a.id] = {"agent_id": a.id, "version_hash": _agent_hash(a), "organization_id": a.organization_id,
+                      "hostname": a.hostname, "platform": a.platform, "os": a.os, "ipv4_address": a.ipv4_address,
+                      "external_ip": a.external_ip, "serial_number": a.serial_number}
+    return _append_changed(store, s.huntress_agent_versions, tenant, "agent_id", "version_hash", rows)
 
 
 def record_organization_versions(store: PsaStore, tenant: str, organizations: Iterable[Organization]) -> int:
     """A row for each organization whose name differs from its latest recorded version."""
-    t = s.huntress_organization_versions
-    names = {o.id: o.name for o in organizations}
-    if not names:
+    rows = {o.id: {"organization_id": o.id, "name": o.name} for o in organizations}
+    return _append_changed(store, s.huntress_organization_versions, tenant, "organization_id", "name", rows)
+
+
+def _append_changed(store: PsaStore, table: sa.Table, tenant: str, id_column: str, compare: str, rows: dict[int, dict]) -> int:
+    """Insert the rows whose ``compare`` value differs from the latest one recorded for their id."""
+    if not rows:
         return 0
+    ident, value, seen_at = table.c[id_column], table.c[compare], table.c.seen_at
     now = utcnow()
     with store.engine.begin() as conn:
         latest: dict[int, tuple[datetime, str]] = {}
-        for part in _chunks(sorted(names), IN_CHUNK):
-            for r in conn.execute(sa.select(t.c.organization_id, t.c.seen_at, t.c.name).where(t.c.tenant == tenant, t.c.organization_id.in_(part))):
-                seen = parse_timestamp(r.seen_at)
-                if r.organization_id not in latest or seen > latest[r.organization_id][0]:
-                    latest[int(r.organization_id)] = (seen, r.name)
-        rows = [{"tenant": tenant, "organization_id": org_id, "name": name, "seen_at": now}
-                for org_id, name in names.items() if latest.get(org_id, (None, None))[1] != name]
-        if rows:
-            conn.execute(sa.insert(t), rows)
-    return len(rows)
+        for part in _chunks(sorted(rows), IN_CHUNK):
+            for r_id, r_seen, r_value in conn.execute(sa.select(ident, seen_at, value).where(table.c.tenant == tenant, ident.in_(part))):
+                seen = parse_timestamp(r_seen)
+                if int(r_id) not in latest or seen > latest[int(r_id)][0]:
+                    latest[int(r_id)] = (seen, r_value)
+        new = [{**row, "tenant": tenant, "seen_at": now} for key, row in rows.items()
+               if latest.get(key, (None, None))[1] != row[compare]]
+        for part in _chunks(new, 1000):
+            conn.execute(sa.insert(table), list(part))
+    return len(new)
 
 
 def read_history(database: str | PsaStore, table: str = "incident_versions", tenant: str | None = None,

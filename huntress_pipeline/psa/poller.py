@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..core.cursor import CursorWalkPage, WalkedIncidents, collect_incidents_since
-from ..core.models import IncidentReport
 from ..core.settings import HuntressSettings, is_routing_config_complete, missing_routing_fields
 from ..core.timeutil import format_timestamp, parse_timestamp, utcnow
 from ..huntress.client import HuntressClient

@@ -6,7 +6,6 @@ import time
 import pytest
 
 from huntress_pipeline.core.cursor import CursorWalkPage, collect_incidents_since
-from huntress_pipeline.huntress.client import HuntressClient
 from huntress_pipeline.huntress.errors import (
     HuntressAuthError,
     HuntressRequestError,

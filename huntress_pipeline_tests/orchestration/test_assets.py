@@ -7,9 +7,9 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from dagster import AssetKey, DagsterEventType, EventRecordsFilter
+from dagster import AssetKey, DagsterEventType
 
-from huntress_pipeline.orchestration.partitions import tenant_day_key, today_utc
+from huntress_pipeline.orchestration.partitions import tenant_day_key
 from huntress_pipeline_tests.fixtures import rows
 
 REPO = Path(__file__).resolve().parents[2]

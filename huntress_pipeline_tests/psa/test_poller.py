@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from huntress_pipeline.core.timeutil import parse_timestamp
 from huntress_pipeline.psa import actions
 from huntress_pipeline.psa.secrets import HuntressCredentials, SecretStore
 from huntress_pipeline.simulator import SimulatorApi, SimWorld
