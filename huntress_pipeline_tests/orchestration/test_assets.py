@@ -128,3 +128,17 @@ def test_a_failing_incident_fails_the_run_and_the_next_run_resumes_there(env):
     actions.map_org(env.pipeline, t.tenant, str(orgs[1]), client_id=t.client)
     again = env.run_incidents()
     assert materializations(again)["psa_tickets"]["tickets_created"] == 1
+
+
+def test_no_secret_reaches_run_config_or_the_event_log(env):
+    env.world.new_incident()
+    result = env.run_incidents()
+    assert result.success
+    secret, key = env.world.credentials.api_secret, env.world.credentials.api_key
+    run = env.instance.get_run_by_id(result.run_id)
+    logs = "\n".join(str(entry) for entry in env.instance.all_logs(result.run_id))
+    assert secret not in str(run.run_config) and secret not in logs
+    assert key not in str(run.run_config) and key not in logs
+    import base64
+
+    assert base64.b64encode(f"{key}:{secret}".encode()).decode() not in logs

@@ -52,6 +52,9 @@ def test_connect_prefills_priorities_stores_account_and_syncs_organizations(pipe
     secret_files = sorted(p.name for p in (tmp_path / "secrets" / t.tenant).iterdir())
     assert secret_files == ["huntress_api_key", "huntress_api_secret"]
     assert oct((tmp_path / "secrets" / t.tenant / "huntress_api_secret").stat().st_mode & 0o777) == "0o600"
+    assert oct((tmp_path / "secrets" / t.tenant).stat().st_mode & 0o777) == "0o700"
+    stored = str(rows(pipeline.store, "rmm_integrations", t.tenant))
+    assert world.credentials.api_secret not in stored and world.credentials.api_key not in stored
 
 
 def test_connect_refuses_bad_credentials_and_stores_nothing(pipeline, world, tmp_path):
