@@ -280,7 +280,7 @@ def dagster_idle(pg_url: str, tenant_counts: list[int], tmp: Path) -> dict:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall = time.perf_counter()
         proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "huntress_pipeline.definitions",
-                               "--select", "huntress_incidents", "--partition", str(tenant_day_key(tenants[0], today_utc()))],
+                               "--select", "huntress_incidents,incident_plans,psa_tickets", "--partition", str(tenant_day_key(tenants[0], today_utc()))],
                               capture_output=True, text=True, env=env, timeout=600, cwd=str(tmp))
         if proc.returncode != 0:
             print(proc.stderr[-2000:], file=sys.stderr)

@@ -2,7 +2,7 @@
 
 from typing import Any, Mapping
 
-from dagster import Definitions, EnvVar
+from dagster import Definitions, EnvVar, in_process_executor
 
 from .orchestration.assets import ALL_ASSETS
 from .orchestration.checks import ALL_CHECKS
@@ -22,6 +22,8 @@ def build_definitions(resources: Mapping[str, Any]) -> Definitions:
         schedules=[huntress_incident_poll, huntress_directory_sync],
         sensors=[huntress_tenant_sensor, huntress_routing_config_sensor, huntress_reports_sensor],
         resources=dict(resources),
+        # Materializations launched from the UI outside the jobs run in one process too.
+        executor=in_process_executor,
     )
 
 
