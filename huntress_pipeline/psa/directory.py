@@ -76,7 +76,7 @@ class Directory:
         wanted = list(dict.fromkeys(org_ids))
         found: dict[str, str] = {}
         if self.client is not None and wanted:
-            known = self.store.status_counts(self.tenant, self.integration_id)["organization_count"]
+            known, _ = self.store.mapping_counts(self.tenant, self.integration_id)
             try:
                 if len(wanted) > max(1, math.ceil((known + len(wanted)) / PAGE)):
                     listed = {str(o.id): o.name for page in self.client.iter_organization_pages() for o in page}

@@ -36,6 +36,13 @@ HISTORY_TABLES = {
     "agent_versions": s.huntress_agent_versions,
     "organization_versions": s.huntress_organization_versions,
 }
+#: per table: the column that since/until filter on, then the row order
+_TIME_AND_ORDER = {
+    "incident_versions": ("updated_at", ("updated_at", "incident_id")),
+    "incident_actions": ("version", ("acted_at", "version", "incident_id")),
+    "agent_versions": ("seen_at", ("seen_at", "agent_id")),
+    "organization_versions": ("seen_at", ("seen_at", "organization_id")),
+}
 
 
 def record_incident_versions(
@@ -143,9 +150,8 @@ def read_history(database: str | PsaStore, table: str = "incident_versions", ten
         raise ValueError(f"unknown history table {table!r}: one of {', '.join(HISTORY_TABLES)}")
     store = database if isinstance(database, PsaStore) else PsaStore.from_url(database)
     t = HISTORY_TABLES[table]
-    time_column = {"incident_versions": t.c.get("updated_at"), "incident_actions": t.c.get("version")}.get(table)
-    if time_column is None:
-        time_column = t.c.seen_at
+    time_name, order = _TIME_AND_ORDER[table]
+    time_column = t.c[time_name]
     query = sa.select(t)
     if tenant is not None:
         query = query.where(t.c.tenant == tenant)
@@ -153,9 +159,7 @@ def read_history(database: str | PsaStore, table: str = "incident_versions", ten
         query = query.where(time_column >= since)
     if until is not None:
         query = query.where(time_column < until)
-    order = {"incident_versions": [t.c.get("updated_at"), t.c.get("incident_id")],
-             "incident_actions": [t.c.get("acted_at"), t.c.get("version"), t.c.get("incident_id")]}.get(table, [t.c.get("seen_at")])
-    query = query.order_by(*order)
+    query = query.order_by(*(t.c[name] for name in order))
     try:
         with store.engine.connect() as conn:
             frame = pd.read_sql(query, conn)

@@ -259,16 +259,12 @@ class PsaStore:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(s.tenants.c.tenant).where(s.tenants.c.tenant == tenant)).first() is not None
 
-    def tenant_ids(self) -> list[str]:
-        with self.engine.connect() as conn:
-            return [r[0] for r in conn.execute(sa.select(s.tenants.c.tenant).order_by(s.tenants.c.tenant))]
-
     def routing_options(self, tenant: str) -> RoutingOptions:
         with self.engine.connect() as conn:
             def rows(query):
                 return [dict(r._mapping) for r in conn.execute(query)]
 
-            b, p, c, st, cl = s.boards, s.priorities, s.categories, s.statuses, s.clients
+            b, p, c, st = s.boards, s.priorities, s.categories, s.statuses
             return RoutingOptions(
                 boards=rows(sa.select(b.c.board_id, b.c.board_name).where(b.c.tenant == tenant).order_by(b.c.board_name)),
                 priorities=rows(
@@ -286,15 +282,17 @@ class PsaStore:
                     .where(st.c.tenant == tenant, st.c.status_type == "ticket", st.c.is_closed == sa.true())
                     .order_by(st.c.order_number)
                 ),
-                clients=rows(
-                    sa.select(cl.c.client_id, cl.c.client_name)
-                    .where(cl.c.tenant == tenant, cl.c.is_inactive == sa.false())
-                    .order_by(cl.c.client_name)
-                ),
+                clients=rows(self._active_clients_query(tenant)),
             )
 
+    @staticmethod
+    def _active_clients_query(tenant: str):
+        cl = s.clients
+        return sa.select(cl.c.client_id, cl.c.client_name).where(cl.c.tenant == tenant, cl.c.is_inactive == sa.false()).order_by(cl.c.client_name)
+
     def active_clients(self, tenant: str) -> list[dict[str, Any]]:
-        return self.routing_options(tenant).clients
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(self._active_clients_query(tenant))]
 
     def unknown_ids(self, tenant: str, kind: str, ids: Iterable[str]) -> list[str]:
         """Which of ``ids`` do not exist for the tenant (kind: board, client, priority, category, closed_status)."""
@@ -408,14 +406,21 @@ class PsaStore:
                 sa.update(ri).where(ri.c.tenant == tenant, ri.c.integration_id == integration_id).values(is_active=False, updated_at=utcnow())
             )
 
-    def status_counts(self, tenant: str, integration_id: str) -> dict[str, int]:
-        m, a = s.rmm_organization_mappings, s.rmm_alerts
+    def mapping_counts(self, tenant: str, integration_id: str) -> tuple[int, int]:
+        """(organizations, unmapped organizations) of the integration."""
+        m = s.rmm_organization_mappings
         with self.engine.connect() as conn:
             orgs, unmapped = conn.execute(
                 sa.select(sa.func.count(), sa.func.count().filter(m.c.client_id.is_(None))).where(
                     m.c.tenant == tenant, m.c.integration_id == integration_id
                 )
             ).one()
+        return orgs, unmapped
+
+    def status_counts(self, tenant: str, integration_id: str) -> dict[str, int]:
+        a = s.rmm_alerts
+        orgs, unmapped = self.mapping_counts(tenant, integration_id)
+        with self.engine.connect() as conn:
             open_alerts = conn.execute(
                 sa.select(sa.func.count()).where(
                     a.c.tenant == tenant, a.c.integration_id == integration_id, a.c.status.in_(OPEN_ALERT_STATUSES)
@@ -643,11 +648,6 @@ class PsaStore:
                 )
                 found += [AssetCandidate(str(r.asset_id), str(r.client_id), r.name, r.serial_number) for r in conn.execute(query)]
         return found
-
-    def count_rows(self, table: str, tenant: str) -> int:
-        t = s.alga.tables.get(table) if table in s.alga.tables else s.pipeline.tables[table]
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.tenant == tenant)).scalar_one()
 
     # -- the batch write -------------------------------------------------------------
     def write_incident_batch(
